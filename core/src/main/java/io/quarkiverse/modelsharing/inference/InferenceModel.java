@@ -1,0 +1,39 @@
+package io.quarkiverse.modelsharing.inference;
+
+import java.util.List;
+import java.util.Map;
+
+import io.quarkiverse.modelsharing.tensor.Tensor;
+import io.quarkiverse.modelsharing.tensor.TensorSpec;
+
+/**
+ * A model that turns named input tensors into named output tensors, wherever it runs.
+ *
+ * <pre>{@code
+ * try (Tensor ids = Tensor.of(new long[] { 101, 2023, 102 }, 1, 3);
+ *         InferenceResult result = model.run(Map.of("input_ids", ids))) {
+ *     float[] hidden = result.get("last_hidden_state").toFloatArray();
+ * }
+ * }</pre>
+ *
+ * The caller keeps ownership of the inputs; the result owns the outputs until it is closed.
+ */
+public interface InferenceModel {
+
+    /** The model's registered name. */
+    String name();
+
+    /** The inputs the model expects, in order. */
+    List<TensorSpec> inputs();
+
+    /** The outputs the model produces, in order. */
+    List<TensorSpec> outputs();
+
+    /**
+     * Runs the model once.
+     *
+     * @throws io.quarkiverse.modelsharing.tensor.TensorException if an input is missing, unknown, or of the wrong
+     *         dtype or shape; the message names the model's expected input
+     */
+    InferenceResult run(Map<String, Tensor> inputs);
+}

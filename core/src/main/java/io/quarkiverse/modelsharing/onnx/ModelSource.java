@@ -1,0 +1,164 @@
+package io.quarkiverse.modelsharing.onnx;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * Where a model's bytes come from: a file, a classpath resource, or memory.
+ * <p>
+ * {@link #parse(String, ClassLoader)} reads the configuration's form: {@code classpath:models/a.onnx} for a
+ * resource, anything else for a file path.
+ */
+public sealed interface ModelSource {
+
+    String CLASSPATH_PREFIX = "classpath:";
+
+    /** The source as a person reads it, e.g. {@code file /models/a.onnx}. */
+    String describe();
+
+    boolean exists();
+
+    /** The model's bytes, read onto the heap. */
+    byte[] readAllBytes() throws IOException;
+
+    /** The file the model can be read from directly, if there is one (a file, or a resource in a directory). */
+    Optional<Path> localFile();
+
+    /** Size in bytes, or -1 if unknown. */
+    long byteSize();
+
+    static ModelSource parse(String location, ClassLoader classLoader) {
+        if (location.startsWith(CLASSPATH_PREFIX)) {
+            return classpath(location.substring(CLASSPATH_PREFIX.length()), classLoader);
+        }
+        return file(Path.of(location));
+    }
+
+    static ModelSource file(Path path) {
+        return new FileSource(path.toAbsolutePath().normalize());
+    }
+
+    static ModelSource classpath(String resource, ClassLoader classLoader) {
+        return new ClasspathSource(resource.startsWith("/") ? resource.substring(1) : resource, classLoader);
+    }
+
+    static ModelSource bytes(String label, byte[] model) {
+        return new BytesSource(label, model.clone());
+    }
+
+    record FileSource(Path path) implements ModelSource {
+        @Override
+        public String describe() {
+            return "file " + path;
+        }
+
+        @Override
+        public boolean exists() {
+            return Files.isRegularFile(path);
+        }
+
+        @Override
+        public byte[] readAllBytes() throws IOException {
+            return Files.readAllBytes(path);
+        }
+
+        @Override
+        public Optional<Path> localFile() {
+            return Optional.of(path);
+        }
+
+        @Override
+        public long byteSize() {
+            try {
+                return Files.size(path);
+            } catch (IOException e) {
+                return -1;
+            }
+        }
+    }
+
+    record ClasspathSource(String resource, ClassLoader classLoader) implements ModelSource {
+        @Override
+        public String describe() {
+            return "classpath resource " + resource;
+        }
+
+        @Override
+        public boolean exists() {
+            return classLoader.getResource(resource) != null;
+        }
+
+        @Override
+        public byte[] readAllBytes() throws IOException {
+            try (InputStream in = classLoader.getResourceAsStream(resource)) {
+                if (in == null) {
+                    throw new IOException("classpath resource " + resource + " is not on the classpath");
+                }
+                return in.readAllBytes();
+            }
+        }
+
+        @Override
+        public Optional<Path> localFile() {
+            URL url = classLoader.getResource(resource);
+            if (url == null || !"file".equals(url.getProtocol())) {
+                return Optional.empty();
+            }
+            try {
+                return Optional.of(Path.of(url.toURI()));
+            } catch (URISyntaxException e) {
+                return Optional.empty();
+            }
+        }
+
+        @Override
+        public long byteSize() {
+            Optional<Path> file = localFile();
+            if (file.isPresent()) {
+                return new FileSource(file.get()).byteSize();
+            }
+            URL url = classLoader.getResource(resource);
+            if (url == null) {
+                return -1;
+            }
+            try {
+                return url.openConnection().getContentLengthLong();
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read the size of " + describe(), e);
+            }
+        }
+    }
+
+    record BytesSource(String label, byte[] model) implements ModelSource {
+        @Override
+        public String describe() {
+            return "in-memory model " + label;
+        }
+
+        @Override
+        public boolean exists() {
+            return true;
+        }
+
+        @Override
+        public byte[] readAllBytes() {
+            return model.clone();
+        }
+
+        @Override
+        public Optional<Path> localFile() {
+            return Optional.empty();
+        }
+
+        @Override
+        public long byteSize() {
+            return model.length;
+        }
+    }
+}

@@ -1,0 +1,73 @@
+package io.quarkiverse.modelsharing.onnx;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.TensorInfo;
+import io.quarkiverse.modelsharing.tensor.DType;
+import io.quarkiverse.modelsharing.tensor.StorageKind;
+import io.quarkiverse.modelsharing.tensor.Tensor;
+import io.quarkiverse.modelsharing.tensor.TensorException;
+
+/**
+ * Moves tensors across the ONNX Runtime boundary: off-heap tensors go in as views of their own memory, with no
+ * copy; outputs come back as off-heap tensors.
+ */
+public final class OrtTensors {
+
+    private OrtTensors() {
+    }
+
+    /**
+     * An ONNX Runtime tensor over the tensor's own memory: ONNX Runtime reads it in place, so writes to the tensor
+     * are seen by the next run. The tensor must stay open until the returned value is closed. Off-heap only.
+     */
+    public static OnnxTensor view(OrtEnvironment environment, Tensor tensor) throws OrtException {
+        if (tensor.storageKind() == StorageKind.HEAP) {
+            throw new TensorException("ONNX Runtime reads only native memory in place; " + tensor
+                    + " is on the heap: copy it with Tensor.allocate(...).copyFrom(tensor)");
+        }
+        ByteBuffer buffer = tensor.directBuffer();
+        return OnnxTensor.createTensor(environment, buffer, tensor.shape(), javaType(tensor.dtype()));
+    }
+
+    /** Copies an ONNX Runtime output into a new off-heap tensor. */
+    public static Tensor copyOut(String model, String name, OnnxValue value) {
+        if (!(value instanceof OnnxTensor ortTensor)) {
+            throw new TensorException("Output '" + name + "' of model '" + model + "' is a " + value.getType()
+                    + ", not a tensor; only tensor outputs are supported");
+        }
+        TensorInfo info = ortTensor.getInfo();
+        DType dtype = DType.fromOnnxCode(info.onnxType.value);
+        Tensor tensor = Tensor.allocate(dtype, info.getShape());
+        ByteBuffer bytes = ortTensor.getByteBuffer().order(ByteOrder.nativeOrder());
+        if (bytes.remaining() != tensor.byteSize()) {
+            tensor.close();
+            throw new TensorException("Output '" + name + "' of model '" + model + "' holds " + bytes.remaining()
+                    + " bytes, its shape " + Arrays.toString(info.getShape()) + " needs " + tensor.byteSize());
+        }
+        MemorySegment.copy(MemorySegment.ofBuffer(bytes), 0, tensor.segment(), 0, tensor.byteSize());
+        return tensor;
+    }
+
+    static OnnxJavaType javaType(DType dtype) {
+        return switch (dtype) {
+            case F32 -> OnnxJavaType.FLOAT;
+            case F16 -> OnnxJavaType.FLOAT16;
+            case BF16 -> OnnxJavaType.BFLOAT16;
+            case F64 -> OnnxJavaType.DOUBLE;
+            case I8 -> OnnxJavaType.INT8;
+            case U8 -> OnnxJavaType.UINT8;
+            case I32 -> OnnxJavaType.INT32;
+            case I64 -> OnnxJavaType.INT64;
+            case BOOL -> OnnxJavaType.BOOL;
+        };
+    }
+}

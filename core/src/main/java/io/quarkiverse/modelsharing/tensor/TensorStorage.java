@@ -1,0 +1,139 @@
+package io.quarkiverse.modelsharing.tensor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The memory under one or more {@link Tensor} views, freed when the last view releases it.
+ * <p>
+ * Each live {@code Tensor} holds exactly one reference; {@link Tensor#retain()} and the view methods add one,
+ * {@link Tensor#close()} gives one back.
+ */
+abstract class TensorStorage {
+
+    /** Off-heap tensors start on a cache line, so that vectorised kernels never straddle one at the start. */
+    static final long OFF_HEAP_ALIGNMENT = 64;
+
+    private final AtomicInteger references = new AtomicInteger(1);
+
+    abstract MemorySegment segment();
+
+    abstract StorageKind kind();
+
+    /** Gives the memory back; called once, when the last reference is released. */
+    abstract void free();
+
+    final void retain() {
+        for (;;) {
+            int current = references.get();
+            if (current <= 0) {
+                throw new TensorException("tensor storage was already freed; retain a tensor before closing it");
+            }
+            if (references.compareAndSet(current, current + 1)) {
+                return;
+            }
+        }
+    }
+
+    final void release() {
+        int left = references.decrementAndGet();
+        if (left == 0) {
+            free();
+        } else if (left < 0) {
+            throw new IllegalStateException("tensor storage released more often than retained");
+        }
+    }
+
+    final int references() {
+        return references.get();
+    }
+
+    static TensorStorage offHeap(long byteSize) {
+        return new OffHeap(byteSize);
+    }
+
+    static TensorStorage heap(long byteSize) {
+        return new Heap(byteSize);
+    }
+
+    static TensorStorage borrowed(MemorySegment segment) {
+        return new Borrowed(segment);
+    }
+
+    private static final class OffHeap extends TensorStorage {
+        private final Arena arena = Arena.ofShared();
+        private final MemorySegment segment;
+
+        OffHeap(long byteSize) {
+            this.segment = arena.allocate(Math.max(byteSize, 1), OFF_HEAP_ALIGNMENT).asSlice(0, byteSize);
+        }
+
+        @Override
+        MemorySegment segment() {
+            return segment;
+        }
+
+        @Override
+        StorageKind kind() {
+            return StorageKind.OFF_HEAP;
+        }
+
+        @Override
+        void free() {
+            arena.close();
+        }
+    }
+
+    private static final class Heap extends TensorStorage {
+        private final MemorySegment segment;
+
+        Heap(long byteSize) {
+            if (byteSize > (long) Integer.MAX_VALUE * Long.BYTES) {
+                throw new TensorException("a heap tensor holds at most 16 GiB; " + byteSize
+                        + " bytes were asked for: allocate it off heap");
+            }
+            // A long[] backing keeps every element type naturally aligned.
+            this.segment = MemorySegment.ofArray(new long[(int) ((byteSize + 7) / 8)]).asSlice(0, byteSize);
+        }
+
+        @Override
+        MemorySegment segment() {
+            return segment;
+        }
+
+        @Override
+        StorageKind kind() {
+            return StorageKind.HEAP;
+        }
+
+        @Override
+        void free() {
+            // the garbage collector takes the array
+        }
+    }
+
+    /** Memory that the caller owns and frees: the tensor only borrows it. */
+    private static final class Borrowed extends TensorStorage {
+        private final MemorySegment segment;
+
+        Borrowed(MemorySegment segment) {
+            this.segment = segment;
+        }
+
+        @Override
+        MemorySegment segment() {
+            return segment;
+        }
+
+        @Override
+        StorageKind kind() {
+            return segment.isNative() ? StorageKind.OFF_HEAP : StorageKind.HEAP;
+        }
+
+        @Override
+        void free() {
+            // the owner of the segment frees it
+        }
+    }
+}
