@@ -16,7 +16,6 @@ import ai.onnxruntime.TensorInfo;
 import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.inference.InferenceModel;
 import io.quarkiverse.modelsharing.inference.InferenceResult;
-import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkiverse.modelsharing.tensor.StorageKind;
 import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkiverse.modelsharing.tensor.TensorException;
@@ -155,7 +154,7 @@ public final class OnnxModel implements InferenceModel, AutoCloseable {
                 throw new TensorException("'" + node.getName() + "' is a " + node.getInfo()
                         + "; only tensor inputs and outputs are supported");
             }
-            specs.add(new TensorSpec(node.getName(), DType.fromOnnxCode(info.onnxType.value), info.getShape()));
+            specs.add(new TensorSpec(node.getName(), OrtTensors.dtype(info), info.getShape()));
         }
         return List.copyOf(specs);
     }

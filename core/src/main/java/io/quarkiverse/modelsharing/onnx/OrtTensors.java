@@ -45,7 +45,7 @@ public final class OrtTensors {
                     + ", not a tensor; only tensor outputs are supported");
         }
         TensorInfo info = ortTensor.getInfo();
-        DType dtype = DType.fromOnnxCode(info.onnxType.value);
+        DType dtype = dtype(info);
         Tensor tensor = Tensor.allocate(dtype, info.getShape());
         ByteBuffer bytes = ortTensor.getByteBuffer().order(ByteOrder.nativeOrder());
         if (bytes.remaining() != tensor.byteSize()) {
@@ -55,6 +55,23 @@ public final class OrtTensors {
         }
         MemorySegment.copy(MemorySegment.ofBuffer(bytes), 0, tensor.segment(), 0, tensor.byteSize());
         return tensor;
+    }
+
+    /** The dtype of an ONNX Runtime tensor. */
+    static DType dtype(TensorInfo info) {
+        return switch (info.type) {
+            case FLOAT -> DType.F32;
+            case FLOAT16 -> DType.F16;
+            case BFLOAT16 -> DType.BF16;
+            case DOUBLE -> DType.F64;
+            case INT8 -> DType.I8;
+            case UINT8 -> DType.U8;
+            case INT32 -> DType.I32;
+            case INT64 -> DType.I64;
+            case BOOL -> DType.BOOL;
+            default -> throw new TensorException("ONNX Runtime type " + info.type + " (" + info.onnxType
+                    + ") is not supported; supported types are " + Arrays.toString(DType.values()));
+        };
     }
 
     static OnnxJavaType javaType(DType dtype) {

@@ -117,17 +117,25 @@ public final class ModelRegistry implements AutoCloseable {
     /** A handle to the model, typed; fails if the loaded model is not a {@code type}. */
     public <M> ModelHandle<M> acquire(String name, Class<M> type) {
         ModelSlot slot = slot(name);
+        boolean missed = false;
         for (;;) {
             checkOpen();
             LoadedModel instance = slot.current;
             if (instance != null && instance.tryRetain()) {
                 if (!instance.retired) {
-                    slot.hits.increment();
-                    slot.uses.increment();
+                    if (!missed) {
+                        slot.hits.increment();
+                        slot.uses.increment();
+                    }
                     instance.lastUsedNanos = System.nanoTime();
                     return handle(instance, type);
                 }
                 release(instance);
+            }
+            if (!missed) {
+                missed = true;
+                slot.misses.increment();
+                slot.uses.increment();
             }
             LoadedModel loaded = loadOrJoin(slot);
             if (loaded != null) {
@@ -252,12 +260,14 @@ public final class ModelRegistry implements AutoCloseable {
             load = slot.loading;
             generation = leader ? ++slot.generations : 0;
         }
-        slot.misses.increment();
-        slot.uses.increment();
         if (!leader) {
             try {
                 load.join();
             } catch (CompletionException e) {
+                // Each waiter gets its own exception, of the same kind and message as the leader's.
+                if (e.getCause() instanceof ModelAdmissionException refused) {
+                    throw new ModelAdmissionException(refused.getMessage(), refused.bytesNeeded(), refused.bytesAvailable());
+                }
                 throw new ModelLoadException(e.getCause().getMessage(), e.getCause());
             }
             return null;

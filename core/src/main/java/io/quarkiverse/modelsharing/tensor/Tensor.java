@@ -55,7 +55,7 @@ public final class Tensor implements AutoCloseable {
         this.shape = shape;
         this.elementCount = elementCount(shape);
         this.storage = storage;
-        this.segment = segment;
+        this.segment = segment != null ? segment : storage.segment();
         this.readOnly = readOnly;
     }
 
@@ -396,7 +396,7 @@ public final class Tensor implements AutoCloseable {
         if (closed) {
             throw new TensorException(this + " is closed: retain() a tensor that must outlive its producer");
         }
-        return segment != null ? segment : storage.segment();
+        return segment;
     }
 
     private MemorySegment writable() {

@@ -1,0 +1,53 @@
+package io.quarkiverse.modelsharing.onnx;
+
+import java.util.List;
+
+import io.quarkiverse.modelsharing.tensor.DType;
+
+/** Small ONNX models built in code for the tests. */
+public final class TinyModels {
+
+    /** W in y = x·W + b, for x of shape [batch, 4]. */
+    public static final float[] WEIGHTS = { 1, 0, 0, 1, 1, 1, 2, -1 };
+    public static final float[] BIAS = { 0.5f, -0.5f };
+
+    private TinyModels() {
+    }
+
+    /** y = x·W + b: input x F32[?, 4], output y F32[?, 2]. */
+    public static byte[] affine() {
+        return affine(BIAS);
+    }
+
+    /** The affine model with another bias, to tell two versions of a model apart. */
+    public static byte[] affine(float[] bias) {
+        return OnnxModelBuilder.create("affine")
+                .input("x", DType.F32, -1, 4)
+                .initializer("w", WEIGHTS, 4, 2)
+                .initializer("b", bias, 2)
+                .node("MatMul", List.of("x", "w"), List.of("xw"))
+                .node("Add", List.of("xw", "b"), List.of("y"))
+                .output("y", DType.F32, -1, 2)
+                .build();
+    }
+
+    /** What {@link #affine()} computes for one row, in plain Java. */
+    public static float[] expectedAffine(float[] row, float[] bias) {
+        float[] out = bias.clone();
+        for (int i = 0; i < 4; i++) {
+            out[0] += row[i] * WEIGHTS[i * 2];
+            out[1] += row[i] * WEIGHTS[i * 2 + 1];
+        }
+        return out;
+    }
+
+    /** z = a + b for I64 tensors of shape [?]: two inputs of another dtype. */
+    public static byte[] addInt64() {
+        return OnnxModelBuilder.create("add")
+                .input("a", DType.I64, -1)
+                .input("b", DType.I64, -1)
+                .node("Add", List.of("a", "b"), List.of("z"))
+                .output("z", DType.I64, -1)
+                .build();
+    }
+}
