@@ -1,0 +1,50 @@
+package io.quarkiverse.modelsharing.runtime;
+
+import java.util.Map;
+
+import io.quarkus.runtime.annotations.ConfigDocMapKey;
+import io.quarkus.runtime.annotations.ConfigDocSection;
+import io.quarkus.runtime.annotations.ConfigPhase;
+import io.quarkus.runtime.annotations.ConfigRoot;
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import io.smallrye.config.WithName;
+
+/**
+ * What the build checks and prepares: the models and where they are.
+ */
+@ConfigMapping(prefix = "quarkus.model-sharing")
+@ConfigRoot(phase = ConfigPhase.BUILD_AND_RUN_TIME_FIXED)
+public interface ModelSharingBuildTimeConfig {
+
+    /**
+     * The models, by name: the name that {@code @Model("name")} selects.
+     */
+    @ConfigDocSection
+    @ConfigDocMapKey("model-name")
+    Map<String, ModelBuildTimeConfig> models();
+
+    /**
+     * Whether the readiness health check reports the models, when SmallRye Health is present.
+     */
+    @WithName("health.enabled")
+    @WithDefault("true")
+    boolean healthEnabled();
+
+    /**
+     * Whether Micrometer meters are published for the models, when Micrometer is present.
+     */
+    @WithName("metrics.enabled")
+    @WithDefault("true")
+    boolean metricsEnabled();
+
+    interface ModelBuildTimeConfig {
+
+        /**
+         * Where the ONNX model is: a file path (absolute, or relative to the working directory), or
+         * {@code classpath:} followed by a resource name, e.g. {@code classpath:models/embedder.onnx}. The build fails if
+         * the file or resource is missing or is not a valid ONNX model.
+         */
+        String path();
+    }
+}

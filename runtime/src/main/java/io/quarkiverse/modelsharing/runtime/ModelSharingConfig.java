@@ -1,0 +1,112 @@
+package io.quarkiverse.modelsharing.runtime;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+
+import io.quarkiverse.modelsharing.onnx.OnnxSessionSettings.OptimizationLevel;
+import io.quarkiverse.modelsharing.registry.EvictionPolicy;
+import io.quarkus.runtime.annotations.ConfigDocMapKey;
+import io.quarkus.runtime.annotations.ConfigDocSection;
+import io.quarkus.runtime.annotations.ConfigPhase;
+import io.quarkus.runtime.annotations.ConfigRoot;
+import io.quarkus.runtime.configuration.MemorySize;
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import io.smallrye.config.WithDefaults;
+
+/**
+ * How models are loaded, kept and evicted at run time.
+ */
+@ConfigMapping(prefix = "quarkus.model-sharing")
+@ConfigRoot(phase = ConfigPhase.RUN_TIME)
+public interface ModelSharingConfig {
+
+    /**
+     * The in-process model registry.
+     */
+    @ConfigDocSection
+    RegistryConfig registry();
+
+    /**
+     * Run-time settings of each model, by name.
+     */
+    @ConfigDocSection
+    @ConfigDocMapKey("model-name")
+    @WithDefaults
+    Map<String, ModelRuntimeConfig> models();
+
+    interface RegistryConfig {
+
+        /**
+         * Which idle model is unloaded first when a load needs room: {@code lru} (least recently used), {@code lfu}
+         * (least frequently used), {@code ttl} (longest idle), or {@code manual} (never on its own; loads that do not
+         * fit fail). A model with an open handle is never unloaded.
+         */
+        @WithDefault("lru")
+        EvictionPolicy policy();
+
+        /**
+         * The memory budget of all loaded models together, e.g. {@code 2G}. A load that cannot fit after evicting idle
+         * models fails with the bytes needed and available. No budget if unset.
+         */
+        Optional<MemorySize> maxMemory();
+
+        /**
+         * How many models may be loaded at once. No limit if unset.
+         */
+        OptionalInt maxModels();
+
+        /**
+         * How long a model stays loaded after its last handle closes, under every policy but {@code manual}.
+         * {@code 0} keeps idle models until a load needs their room.
+         */
+        @WithDefault("30s")
+        Duration idleTimeout();
+    }
+
+    interface ModelRuntimeConfig {
+
+        /**
+         * Threads that one operator may use; ONNX Runtime's default (one per core) if unset.
+         */
+        OptionalInt intraOpThreads();
+
+        /**
+         * Threads that run independent operators in parallel; ONNX Runtime's default if unset.
+         */
+        OptionalInt interOpThreads();
+
+        /**
+         * Graph optimizations that ONNX Runtime applies when it loads the model.
+         */
+        @WithDefault("all")
+        OptimizationLevel optimizationLevel();
+
+        /**
+         * Whether to run the model once on zeros right after each load, so that the first request does not pay for
+         * ONNX Runtime's lazy initialization.
+         */
+        @WithDefault("false")
+        boolean warmUp();
+
+        /**
+         * {@code eager} loads the model at startup, and startup fails if it cannot; {@code lazy} loads it on first use.
+         * An eager model is still unloaded when idle, like any other.
+         */
+        @WithDefault("lazy")
+        LoadMode load();
+
+        /**
+         * The memory to account the loaded model for under the registry's budget. Estimated from the file size (twice
+         * the file, plus 4 MiB) if unset.
+         */
+        Optional<MemorySize> memoryEstimate();
+    }
+
+    enum LoadMode {
+        EAGER,
+        LAZY
+    }
+}

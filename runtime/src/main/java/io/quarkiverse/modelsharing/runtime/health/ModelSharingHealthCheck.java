@@ -1,0 +1,43 @@
+package io.quarkiverse.modelsharing.runtime.health;
+
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+
+import org.eclipse.microprofile.health.HealthCheck;
+import org.eclipse.microprofile.health.HealthCheckResponse;
+import org.eclipse.microprofile.health.HealthCheckResponseBuilder;
+import org.eclipse.microprofile.health.Readiness;
+
+import io.quarkiverse.modelsharing.registry.ModelRegistry;
+import io.quarkiverse.modelsharing.registry.ModelState;
+
+/**
+ * Readiness: each model is {@code loaded}, {@code loadable} (not in memory, its source present), {@code loading},
+ * or down: {@code failed: <reason>} or {@code missing: <source>}.
+ */
+@Readiness
+@ApplicationScoped
+public class ModelSharingHealthCheck implements HealthCheck {
+
+    @Inject
+    ModelRegistry registry;
+
+    @Override
+    public HealthCheckResponse call() {
+        HealthCheckResponseBuilder response = HealthCheckResponse.named("Model sharing").up();
+        for (String name : registry.names().stream().sorted().toList()) {
+            ModelState state = registry.state(name);
+            String status = switch (state) {
+                case LOADED -> "loaded";
+                case LOADING -> "loading";
+                case FAILED -> "failed: " + registry.lastFailure(name).getMessage();
+                case UNLOADED -> registry.isAvailable(name) ? "loadable" : "missing: " + registry.describe(name);
+            };
+            if (status.startsWith("failed") || status.startsWith("missing")) {
+                response.down();
+            }
+            response.withData(name, status);
+        }
+        return response.build();
+    }
+}

@@ -1,0 +1,51 @@
+package io.quarkiverse.modelsharing.runtime.metrics;
+
+import java.util.concurrent.TimeUnit;
+import java.util.function.ToDoubleFunction;
+
+import jakarta.inject.Inject;
+import jakarta.inject.Singleton;
+
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.TimeGauge;
+import io.micrometer.core.instrument.binder.MeterBinder;
+import io.quarkiverse.modelsharing.registry.ModelRegistry;
+import io.quarkiverse.modelsharing.registry.ModelStats;
+
+/**
+ * Publishes each model's registry counters as Micrometer meters tagged {@code model=<name>}; Quarkus binds every
+ * {@link MeterBinder} bean when Micrometer is present.
+ */
+@Singleton
+public class ModelSharingMeterBinder implements MeterBinder {
+
+    @Inject
+    ModelRegistry registry;
+
+    @Override
+    public void bindTo(MeterRegistry meters) {
+        for (String name : registry.names()) {
+            counter(meters, name, "model.sharing.hits", "Acquisitions served by the loaded model", ModelStats::hits);
+            counter(meters, name, "model.sharing.misses", "Acquisitions that loaded the model or waited for its load",
+                    ModelStats::misses);
+            counter(meters, name, "model.sharing.loads", "Successful loads", ModelStats::loads);
+            counter(meters, name, "model.sharing.load.failures", "Failed loads", ModelStats::loadFailures);
+            counter(meters, name, "model.sharing.evictions", "Times the model was unloaded by policy", ModelStats::evictions);
+            Gauge.builder("model.sharing.memory", registry, r -> r.stats(name).bytes()).baseUnit("bytes")
+                    .description("Memory the loaded model is accounted for").tag("model", name).register(meters);
+            Gauge.builder("model.sharing.handles", registry, r -> r.stats(name).liveHandles())
+                    .description("Open handles to the model").tag("model", name).register(meters);
+            TimeGauge.builder("model.sharing.load.time", registry, TimeUnit.MILLISECONDS,
+                    r -> r.stats(name).lastLoadTime().toNanos() / 1e6)
+                    .description("How long the last load took").tag("model", name).register(meters);
+        }
+    }
+
+    private void counter(MeterRegistry meters, String name, String meter, String description,
+            ToDoubleFunction<ModelStats> value) {
+        FunctionCounter.builder(meter, registry, r -> value.applyAsDouble(r.stats(name))).description(description)
+                .tag("model", name).register(meters);
+    }
+}
