@@ -73,7 +73,7 @@ public final class OnnxModel implements InferenceModel, AutoCloseable {
                 Tensor tensor = feed.getValue();
                 if (tensor.storageKind() == StorageKind.HEAP) {
                     // ONNX Runtime needs native memory: one copy, which off-heap tensors never pay.
-                    Tensor offHeap = Tensor.allocate(tensor.dtype(), tensor.shape());
+                    Tensor offHeap = Tensor.allocateUninitialized(tensor.dtype(), tensor.shape());
                     staged.add(offHeap);
                     offHeap.copyFrom(tensor);
                     tensor = offHeap;

@@ -46,7 +46,7 @@ public final class OrtTensors {
         }
         TensorInfo info = ortTensor.getInfo();
         DType dtype = dtype(info);
-        Tensor tensor = Tensor.allocate(dtype, info.getShape());
+        Tensor tensor = Tensor.allocateUninitialized(dtype, info.getShape());
         ByteBuffer bytes = ortTensor.getByteBuffer().order(ByteOrder.nativeOrder());
         if (bytes.remaining() != tensor.byteSize()) {
             tensor.close();

@@ -65,6 +65,15 @@ public final class Tensor implements AutoCloseable {
         return new Tensor(dtype, dims, TensorStorage.offHeap(byteSize(dtype, dims)), null, false);
     }
 
+    /**
+     * An off-heap tensor whose contents are undefined: for a producer that writes every element before anyone reads
+     * the tensor, and should not pay for zeroing it first.
+     */
+    public static Tensor allocateUninitialized(DType dtype, long[] shape) {
+        long[] dims = checkShape(shape);
+        return new Tensor(dtype, dims, TensorStorage.offHeapUninitialized(byteSize(dtype, dims)), null, false);
+    }
+
     /** A zero-filled tensor on the Java heap. */
     public static Tensor allocateHeap(DType dtype, long... shape) {
         long[] dims = checkShape(shape);
@@ -87,28 +96,28 @@ public final class Tensor implements AutoCloseable {
 
     /** An off-heap F32 tensor holding a copy of {@code data}. */
     public static Tensor of(float[] data, long... shape) {
-        Tensor tensor = allocate(DType.F32, shapeFor(data.length, shape));
+        Tensor tensor = allocateUninitialized(DType.F32, shapeFor(data.length, shape));
         MemorySegment.copy(data, 0, tensor.segment, JAVA_FLOAT_UNALIGNED, 0, data.length);
         return tensor;
     }
 
     /** An off-heap F64 tensor holding a copy of {@code data}. */
     public static Tensor of(double[] data, long... shape) {
-        Tensor tensor = allocate(DType.F64, shapeFor(data.length, shape));
+        Tensor tensor = allocateUninitialized(DType.F64, shapeFor(data.length, shape));
         MemorySegment.copy(data, 0, tensor.segment, JAVA_DOUBLE_UNALIGNED, 0, data.length);
         return tensor;
     }
 
     /** An off-heap I32 tensor holding a copy of {@code data}. */
     public static Tensor of(int[] data, long... shape) {
-        Tensor tensor = allocate(DType.I32, shapeFor(data.length, shape));
+        Tensor tensor = allocateUninitialized(DType.I32, shapeFor(data.length, shape));
         MemorySegment.copy(data, 0, tensor.segment, JAVA_INT_UNALIGNED, 0, data.length);
         return tensor;
     }
 
     /** An off-heap I64 tensor holding a copy of {@code data}. */
     public static Tensor of(long[] data, long... shape) {
-        Tensor tensor = allocate(DType.I64, shapeFor(data.length, shape));
+        Tensor tensor = allocateUninitialized(DType.I64, shapeFor(data.length, shape));
         MemorySegment.copy(data, 0, tensor.segment, JAVA_LONG_UNALIGNED, 0, data.length);
         return tensor;
     }
@@ -118,7 +127,7 @@ public final class Tensor implements AutoCloseable {
         if (dtype.byteSize() != 1) {
             throw new TensorException("byte data makes I8, U8 or BOOL tensors, not " + dtype);
         }
-        Tensor tensor = allocate(dtype, shapeFor(data.length, shape));
+        Tensor tensor = allocateUninitialized(dtype, shapeFor(data.length, shape));
         MemorySegment.copy(data, 0, tensor.segment, JAVA_BYTE, 0, data.length);
         return tensor;
     }
@@ -172,8 +181,14 @@ public final class Tensor implements AutoCloseable {
         return closed;
     }
 
+    /** Whether the memory under this tensor was freed (every reference closed); for tests. */
+    boolean isFreed() {
+        return storage.isFreed();
+    }
+
     /**
-     * The memory under this tensor, read-only if the tensor is. Valid until the last reference is closed.
+     * The memory under this tensor, read-only if the tensor is. Valid until the last reference is closed: native
+     * memory is then given back to the allocator, and a segment kept past that point must not be used.
      */
     public MemorySegment segment() {
         return checkOpen();

@@ -1,6 +1,5 @@
 package io.quarkiverse.modelsharing.tensor;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -23,6 +22,11 @@ abstract class TensorStorage {
 
     /** Gives the memory back; called once, when the last reference is released. */
     abstract void free();
+
+    /** Whether the memory was given back; only native storage ever is. */
+    boolean isFreed() {
+        return false;
+    }
 
     final void retain() {
         for (;;) {
@@ -49,7 +53,15 @@ abstract class TensorStorage {
         return references.get();
     }
 
+    /** Zero-filled native memory. */
     static TensorStorage offHeap(long byteSize) {
+        TensorStorage storage = new OffHeap(byteSize);
+        storage.segment().fill((byte) 0);
+        return storage;
+    }
+
+    /** Native memory that the caller overwrites entirely before anyone reads it. */
+    static TensorStorage offHeapUninitialized(long byteSize) {
         return new OffHeap(byteSize);
     }
 
@@ -62,11 +74,11 @@ abstract class TensorStorage {
     }
 
     private static final class OffHeap extends TensorStorage {
-        private final Arena arena = Arena.ofShared();
         private final MemorySegment segment;
+        private volatile boolean freed;
 
         OffHeap(long byteSize) {
-            this.segment = arena.allocate(Math.max(byteSize, 1), OFF_HEAP_ALIGNMENT).asSlice(0, byteSize);
+            this.segment = NativeMemory.allocate(byteSize, OFF_HEAP_ALIGNMENT);
         }
 
         @Override
@@ -81,7 +93,13 @@ abstract class TensorStorage {
 
         @Override
         void free() {
-            arena.close();
+            freed = true;
+            NativeMemory.free(segment);
+        }
+
+        @Override
+        boolean isFreed() {
+            return freed;
         }
     }
 
