@@ -77,11 +77,12 @@ public class Embedder {
     static float[] meanPoolAndNormalize(Tensor hidden) {
         int tokens = (int) hidden.dim(1);
         int dims = (int) hidden.dim(2);
+        float[] vectors = hidden.toFloatArray();
         float[] mean = new float[dims];
         for (int t = 0; t < tokens; t++) {
-            long row = (long) t * dims;
+            int row = t * dims;
             for (int d = 0; d < dims; d++) {
-                mean[d] += hidden.getFloat(row + d);
+                mean[d] += vectors[row + d];
             }
         }
         double norm = 0;

@@ -1,0 +1,61 @@
+package io.quarkiverse.modelsharing.benchmarks;
+
+import java.util.concurrent.TimeUnit;
+
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+
+import dev.langchain4j.model.embedding.onnx.allminilml6v2q.AllMiniLmL6V2QuantizedEmbeddingModel;
+import io.quarkiverse.modelsharing.inference.RegistryInferenceModel;
+import io.quarkiverse.modelsharing.it.Embedder;
+import io.quarkiverse.modelsharing.onnx.ModelSource;
+import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
+import io.quarkiverse.modelsharing.registry.ModelRegistry;
+
+/**
+ * Sentence embeddings with all-MiniLM-L6-v2: the demo's embedder through a registry handle (as
+ * {@code @Model InferenceModel} runs it) against langchain4j's own in-process model, same sentence, same run.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.Throughput)
+@OutputTimeUnit(TimeUnit.SECONDS)
+public class EmbeddingThroughputBenchmark {
+
+    static final String SENTENCE = "Quarkus shares one loaded model between every caller in the process, "
+            + "and moves tensors between threads and processes as references.";
+
+    private ModelRegistry registry;
+    private Embedder ours;
+    private AllMiniLmL6V2QuantizedEmbeddingModel theirs;
+
+    @Setup(Level.Trial)
+    public void setUp() {
+        registry = ModelRegistry.builder().build();
+        registry.register("minilm", OnnxModelLoader.of("minilm",
+                ModelSource.classpath("all-minilm-l6-v2-q.onnx", EmbeddingThroughputBenchmark.class.getClassLoader())));
+        ours = new Embedder(new RegistryInferenceModel(registry, "minilm"));
+        theirs = new AllMiniLmL6V2QuantizedEmbeddingModel();
+    }
+
+    @TearDown(Level.Trial)
+    public void tearDown() {
+        registry.close();
+    }
+
+    @Benchmark
+    public float[] oursThroughModelHandle() {
+        return ours.embed(SENTENCE).vector();
+    }
+
+    @Benchmark
+    public float[] baselineLangChain4jInProcess() {
+        return theirs.embed(SENTENCE).content().vector();
+    }
+}
