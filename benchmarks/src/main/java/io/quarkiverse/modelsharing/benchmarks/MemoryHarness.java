@@ -35,7 +35,10 @@ public final class MemoryHarness {
 
     private static long child(String mode) throws Exception {
         List<String> command = List.of(ProcessHandle.current().info().command().orElse("java"),
-                "--enable-native-access=ALL-UNNAMED", "-Xmx512m", "-cp", System.getProperty("java.class.path"),
+                "--enable-native-access=ALL-UNNAMED", "-Xmx512m",
+                "-DDJL_CACHE_DIR=" + System.getProperty("DJL_CACHE_DIR", "benchmarks/target/djl-cache"),
+                "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
+                "-cp", System.getProperty("java.class.path"),
                 MemoryHarness.class.getName(), mode);
         Process process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
         String output = new String(process.getInputStream().readAllBytes()).trim();

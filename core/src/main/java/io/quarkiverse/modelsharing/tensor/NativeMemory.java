@@ -7,6 +7,7 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.util.List;
 
 /**
  * Off-heap memory from the C allocator: {@code aligned_alloc} and {@code free}.
@@ -16,7 +17,7 @@ import java.lang.invoke.MethodHandle;
  * the tensor's own reference count decides when memory is freed instead, and the {@link Tensor} API refuses access
  * through a closed reference.
  */
-final class NativeMemory {
+public final class NativeMemory {
 
     private static final MethodHandle ALIGNED_ALLOC;
     private static final MethodHandle FREE;
@@ -24,8 +25,24 @@ final class NativeMemory {
     static {
         Linker linker = Linker.nativeLinker();
         ALIGNED_ALLOC = linker.downcallHandle(linker.defaultLookup().find("aligned_alloc").orElseThrow(),
-                FunctionDescriptor.of(ADDRESS, JAVA_LONG, JAVA_LONG));
-        FREE = linker.downcallHandle(linker.defaultLookup().find("free").orElseThrow(), FunctionDescriptor.ofVoid(ADDRESS));
+                Signatures.ALIGNED_ALLOC);
+        FREE = linker.downcallHandle(linker.defaultLookup().find("free").orElseThrow(), Signatures.FREE);
+    }
+
+    /**
+     * The C functions that native memory is managed with, for ahead-of-time compilers that must register every
+     * downcall in advance. Reading them does not link anything.
+     */
+    public static final class Signatures {
+        static final FunctionDescriptor ALIGNED_ALLOC = FunctionDescriptor.of(ADDRESS, JAVA_LONG, JAVA_LONG);
+        static final FunctionDescriptor FREE = FunctionDescriptor.ofVoid(ADDRESS);
+
+        private Signatures() {
+        }
+
+        public static List<FunctionDescriptor> all() {
+            return List.of(ALIGNED_ALLOC, FREE);
+        }
     }
 
     private NativeMemory() {

@@ -2,16 +2,19 @@ package io.quarkiverse.modelsharing.deployment;
 
 import java.util.stream.Stream;
 
+import io.quarkiverse.modelsharing.runtime.graal.NativeMemoryFeature;
 import io.quarkus.bootstrap.classloading.QuarkusClassLoader;
 import io.quarkus.deployment.annotations.BuildProducer;
 import io.quarkus.deployment.annotations.BuildStep;
+import io.quarkus.deployment.builditem.NativeImageFeatureBuildItem;
 import io.quarkus.deployment.builditem.nativeimage.JniRuntimeAccessBuildItem;
 import io.quarkus.deployment.builditem.nativeimage.NativeImageResourcePatternsBuildItem;
 import io.quarkus.deployment.builditem.nativeimage.ReflectiveClassBuildItem;
 import io.quarkus.deployment.builditem.nativeimage.RuntimeInitializedClassBuildItem;
 
 /**
- * Registers ONNX Runtime for native images, only when the application configures a model.
+ * Registers ONNX Runtime for native images, only when the application configures a model, and the tensors' FFM
+ * downcalls.
  */
 class OnnxRuntimeNativeProcessor {
 
@@ -40,6 +43,12 @@ class OnnxRuntimeNativeProcessor {
             "ai.onnxruntime.OrtSession$SessionOptions",
             "ai.onnxruntime.OrtSession$RunOptions",
     };
+
+    /** Tensors allocate through FFM downcalls, which a native image must register, models or not. */
+    @BuildStep
+    NativeImageFeatureBuildItem registerTensorDowncalls() {
+        return new NativeImageFeatureBuildItem(NativeMemoryFeature.class);
+    }
 
     @BuildStep
     void registerOnnxRuntime(ConfiguredModelsBuildItem models,

@@ -15,6 +15,7 @@ import io.quarkiverse.modelsharing.onnx.TinyModels;
 import io.quarkus.builder.BuildChainBuilder;
 import io.quarkus.builder.BuildContext;
 import io.quarkus.deployment.builditem.FeatureBuildItem;
+import io.quarkus.deployment.builditem.NativeImageFeatureBuildItem;
 import io.quarkus.deployment.builditem.nativeimage.JniRuntimeAccessBuildItem;
 import io.quarkus.deployment.builditem.nativeimage.NativeImageResourcePatternsBuildItem;
 import io.quarkus.deployment.builditem.nativeimage.RuntimeInitializedClassBuildItem;
@@ -53,6 +54,7 @@ class NativeRegistrationTest {
         }).consumes(JniRuntimeAccessBuildItem.class)
                 .consumes(RuntimeInitializedClassBuildItem.class)
                 .consumes(NativeImageResourcePatternsBuildItem.class)
+                .consumes(NativeImageFeatureBuildItem.class)
                 .produces(FeatureBuildItem.class)
                 .build();
     }
