@@ -18,7 +18,9 @@ import org.jboss.jandex.ParameterizedType;
 import org.jboss.jandex.Type;
 
 import io.quarkiverse.modelsharing.Model;
+import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.inference.InferenceModel;
+import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.onnx.OnnxModel;
 import io.quarkiverse.modelsharing.registry.ModelHandle;
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
@@ -78,11 +80,12 @@ class ModelSharingProcessor {
             }
         }
         if (!problems.isEmpty()) {
-            throw new IllegalStateException(ModelValidator.failure(problems, paths));
+            throw new ModelSharingException(ModelValidator.failure(problems, paths));
         }
-        paths.values().stream().filter(path -> path.startsWith("classpath:"))
+        paths.values().stream().filter(path -> path.startsWith(ModelSource.CLASSPATH_PREFIX))
                 // Copied into the running application on change, without a restart: the registry reloads the model.
-                .forEach(path -> watchedFiles.produce(new HotDeploymentWatchedFileBuildItem(path.substring(10), false)));
+                .forEach(path -> watchedFiles.produce(new HotDeploymentWatchedFileBuildItem(
+                        path.substring(ModelSource.CLASSPATH_PREFIX.length()), false)));
         return new ConfiguredModelsBuildItem(paths);
     }
 
