@@ -94,6 +94,20 @@ public final class Tensor implements AutoCloseable {
         return new Tensor(dtype, dims, TensorStorage.borrowed(segment), segment, segment.isReadOnly());
     }
 
+    /**
+     * A tensor over a storage provider's memory, taking over the storage's first reference: closing the tensor (and
+     * every view of it) frees the storage.
+     */
+    public static Tensor of(TensorStorage storage, DType dtype, long... shape) {
+        long[] dims = checkShape(shape);
+        long bytes = byteSize(dtype, dims);
+        if (storage.segment().byteSize() != bytes) {
+            throw new TensorException("a " + dtype + " tensor of shape " + Arrays.toString(dims) + " needs " + bytes
+                    + " bytes, the storage has " + storage.segment().byteSize());
+        }
+        return new Tensor(dtype, dims, storage, null, storage.segment().isReadOnly());
+    }
+
     /** An off-heap F32 tensor holding a copy of {@code data}. */
     public static Tensor of(float[] data, long... shape) {
         Tensor tensor = allocateUninitialized(DType.F32, shapeFor(data.length, shape));
@@ -171,6 +185,11 @@ public final class Tensor implements AutoCloseable {
 
     public StorageKind storageKind() {
         return storage.kind();
+    }
+
+    /** The storage under this tensor, shared by all its views; for storage providers. */
+    public TensorStorage storage() {
+        return storage;
     }
 
     public boolean isReadOnly() {

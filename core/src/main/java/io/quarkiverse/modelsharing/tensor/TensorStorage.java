@@ -7,24 +7,29 @@ import java.util.concurrent.atomic.AtomicInteger;
  * The memory under one or more {@link Tensor} views, freed when the last view releases it.
  * <p>
  * Each live {@code Tensor} holds exactly one reference; {@link Tensor#retain()} and the view methods add one,
- * {@link Tensor#close()} gives one back.
+ * {@link Tensor#close()} gives one back. Storage providers (the shared-memory pools) extend this class and hand it
+ * to {@link Tensor#of(TensorStorage, DType, long...)}.
  */
-abstract class TensorStorage {
+public abstract class TensorStorage {
 
     /** Off-heap tensors start on a cache line, so that vectorised kernels never straddle one at the start. */
     static final long OFF_HEAP_ALIGNMENT = 64;
 
     private final AtomicInteger references = new AtomicInteger(1);
 
-    abstract MemorySegment segment();
+    protected TensorStorage() {
+    }
 
-    abstract StorageKind kind();
+    /** The whole memory of this storage. */
+    public abstract MemorySegment segment();
+
+    public abstract StorageKind kind();
 
     /** Gives the memory back; called once, when the last reference is released. */
-    abstract void free();
+    protected abstract void free();
 
-    /** Whether the memory was given back; only native storage ever is. */
-    boolean isFreed() {
+    /** Whether the memory was given back. */
+    protected boolean isFreed() {
         return false;
     }
 
@@ -82,23 +87,23 @@ abstract class TensorStorage {
         }
 
         @Override
-        MemorySegment segment() {
+        public MemorySegment segment() {
             return segment;
         }
 
         @Override
-        StorageKind kind() {
+        public StorageKind kind() {
             return StorageKind.OFF_HEAP;
         }
 
         @Override
-        void free() {
+        protected void free() {
             freed = true;
             NativeMemory.free(segment);
         }
 
         @Override
-        boolean isFreed() {
+        protected boolean isFreed() {
             return freed;
         }
     }
@@ -116,17 +121,17 @@ abstract class TensorStorage {
         }
 
         @Override
-        MemorySegment segment() {
+        public MemorySegment segment() {
             return segment;
         }
 
         @Override
-        StorageKind kind() {
+        public StorageKind kind() {
             return StorageKind.HEAP;
         }
 
         @Override
-        void free() {
+        protected void free() {
             // the garbage collector takes the array
         }
     }
@@ -140,17 +145,17 @@ abstract class TensorStorage {
         }
 
         @Override
-        MemorySegment segment() {
+        public MemorySegment segment() {
             return segment;
         }
 
         @Override
-        StorageKind kind() {
+        public StorageKind kind() {
             return segment.isNative() ? StorageKind.OFF_HEAP : StorageKind.HEAP;
         }
 
         @Override
-        void free() {
+        protected void free() {
             // the owner of the segment frees it
         }
     }

@@ -1,0 +1,54 @@
+package io.quarkiverse.modelsharing.shm;
+
+import java.lang.foreign.MemorySegment;
+
+import io.quarkiverse.modelsharing.tensor.StorageKind;
+import io.quarkiverse.modelsharing.tensor.TensorStorage;
+
+/** A block of one of this process's pool files under a tensor; freeing it retires its generation. */
+final class PoolBlockStorage extends TensorStorage {
+
+    final PoolFile file;
+    final long headerOffset;
+    final long blockBytes;
+    final long generation;
+    private final MemorySegment data;
+    private final Runnable onFree;
+    private volatile boolean freed;
+
+    PoolBlockStorage(PoolFile file, long headerOffset, long blockBytes, long generation, long length, Runnable onFree) {
+        this.file = file;
+        this.headerOffset = headerOffset;
+        this.blockBytes = blockBytes;
+        this.generation = generation;
+        this.data = file.segment.asSlice(headerOffset + BlockLayout.HEADER_BYTES, length);
+        this.onFree = onFree;
+    }
+
+    long dataOffset() {
+        return headerOffset + BlockLayout.HEADER_BYTES;
+    }
+
+    @Override
+    public MemorySegment segment() {
+        return data;
+    }
+
+    @Override
+    public StorageKind kind() {
+        return StorageKind.SHARED;
+    }
+
+    @Override
+    protected void free() {
+        freed = true;
+        BlockLayout.retire(file.segment, headerOffset);
+        file.release(headerOffset, blockBytes);
+        onFree.run();
+    }
+
+    @Override
+    protected boolean isFreed() {
+        return freed;
+    }
+}

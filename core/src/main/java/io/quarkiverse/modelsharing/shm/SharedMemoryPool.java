@@ -1,0 +1,300 @@
+package io.quarkiverse.modelsharing.shm;
+
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import io.quarkiverse.modelsharing.tensor.DType;
+import io.quarkiverse.modelsharing.tensor.StorageKind;
+import io.quarkiverse.modelsharing.tensor.Tensor;
+import io.quarkiverse.modelsharing.tensor.TensorAllocator;
+
+/**
+ * This process's shared-memory pools: tensors allocated here live in pre-faulted pool files under
+ * {@code /dev/shm/quarkus-model-sharing-<uid>/} that other processes map from a {@link TensorDescriptor}.
+ *
+ * <pre>{@code
+ * try (SharedMemoryPool pool = SharedMemoryPool.open(SharedMemorySettings.defaults());
+ *         Tensor t = pool.allocate(DType.F32, 1024, 1024)) {
+ *     byte[] descriptor = pool.describe(t).encode(); // 64 bytes, whatever the tensor's size
+ * }
+ * }</pre>
+ *
+ * The pool grows by adding files up to the quota; freed blocks are reused. A janitor thread removes the pools of
+ * dead processes. Closing the pool unmaps and deletes this process's files.
+ */
+public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
+
+    private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rwx------");
+
+    private final SharedMemorySettings settings;
+    private final Path directory;
+    private final ProcessIdentity self = ProcessIdentity.current();
+    private final List<PoolFile> files = new CopyOnWriteArrayList<>();
+    private final Map<String, PoolFile> foreign = new ConcurrentHashMap<>();
+    private final AtomicLong generations = new AtomicLong();
+    private final AtomicLong usedBytes = new AtomicLong();
+    private final ScheduledExecutorService janitor;
+    private long mappedBytes; // guarded by this
+    private volatile boolean closed;
+
+    private SharedMemoryPool(SharedMemorySettings settings, Path directory) {
+        this.settings = settings;
+        this.directory = directory;
+        Janitor.sweep(directory);
+        this.janitor = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon()
+                .name("shared-memory-janitor").factory());
+        long period = settings.janitorPeriod().toMillis();
+        janitor.scheduleWithFixedDelay(() -> Janitor.sweep(directory), period, period, TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Opens this process's pools in the settings' directory, creating it (0700) if needed.
+     *
+     * @throws SharedMemoryException if the directory cannot be used safely: not a directory, someone else's, or
+     *         readable by others
+     */
+    public static SharedMemoryPool open(SharedMemorySettings settings) {
+        Path directory = settings.directory();
+        try {
+            if (!Files.exists(directory, LinkOption.NOFOLLOW_LINKS)) {
+                Files.createDirectories(directory, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
+            }
+            if (!Files.isDirectory(directory, LinkOption.NOFOLLOW_LINKS)) {
+                throw new SharedMemoryException(directory + " exists and is not a directory; remove it");
+            }
+            int owner = (Integer) Files.getAttribute(directory, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+            if (owner != ProcessIdentity.uid()) {
+                throw new SharedMemoryException(directory + " belongs to user " + owner + ", not to this process's user "
+                        + ProcessIdentity.uid() + "; refusing to share memory through it");
+            }
+            Files.setPosixFilePermissions(directory, OWNER_ONLY);
+        } catch (IOException e) {
+            throw new SharedMemoryException("Cannot prepare the shared-memory directory " + directory + ": " + e.getMessage(),
+                    e);
+        }
+        return new SharedMemoryPool(settings, directory);
+    }
+
+    public SharedMemorySettings settings() {
+        return settings;
+    }
+
+    public Path directory() {
+        return directory;
+    }
+
+    @Override
+    public StorageKind kind() {
+        return StorageKind.SHARED;
+    }
+
+    @Override
+    public Tensor allocate(DType dtype, long... shape) {
+        Tensor tensor = allocateUninitialized(dtype, shape);
+        tensor.segment().fill((byte) 0);
+        return tensor;
+    }
+
+    @Override
+    public Tensor allocateUninitialized(DType dtype, long... shape) {
+        long length = Math.multiplyExact(elements(shape), dtype.byteSize());
+        return Tensor.of(reserve(length, () -> {
+        }), dtype, shape);
+    }
+
+    /** A session: an allocator over this pool with its own quota, e.g. one per client or per request. */
+    public Session session(String name, long quotaBytes) {
+        return new Session(name, quotaBytes);
+    }
+
+    /** The descriptor of a tensor allocated here (or a slice or view of one), for another thread or process. */
+    public TensorDescriptor describe(Tensor tensor) {
+        if (!(tensor.storage() instanceof PoolBlockStorage block) || !files.contains(block.file)) {
+            throw new SharedMemoryException(tensor + " is not in this process's shared-memory pool; copy it with"
+                    + " pool.copyOf(tensor) to share it");
+        }
+        long byteOffset = tensor.segment().address() - block.segment().address();
+        return new TensorDescriptor(block.file.id, block.generation, block.dataOffset(), byteOffset, tensor.byteSize(),
+                tensor.dtype(), tensor.shape(), tensor.isReadOnly());
+    }
+
+    /**
+     * A read-only tensor over the block a descriptor names, in this process's pools or another's (mapped once and
+     * cached). Checked before a byte is read: the pool exists, the range lies inside it, and the block still holds
+     * the generation the descriptor names.
+     */
+    public Tensor open(TensorDescriptor descriptor) {
+        PoolFile file = files.stream().filter(f -> f.id.equals(descriptor.poolId())).findFirst()
+                .orElseGet(() -> foreign.computeIfAbsent(descriptor.poolId(), this::mapForeign));
+        MemorySegment memory = file.segment;
+        long offset = descriptor.offset();
+        long header = offset - BlockLayout.HEADER_BYTES;
+        if (offset % BlockLayout.ALIGNMENT != 0 || header < 0 || offset > memory.byteSize()
+                || descriptor.byteOffset() > memory.byteSize() - offset
+                || descriptor.length() > memory.byteSize() - offset - descriptor.byteOffset()) {
+            throw new SharedMemoryException(descriptor + " lies outside pool " + file.path + " (" + memory.byteSize()
+                    + " bytes)");
+        }
+        if (BlockLayout.magic(memory, header) != BlockLayout.MAGIC
+                || BlockLayout.generation(memory, header) != descriptor.generation()) {
+            throw new SharedMemoryException(descriptor + " names a block that was freed or reused: its owner released"
+                    + " the tensor before this process opened it");
+        }
+        if (descriptor.byteOffset() + descriptor.length() > BlockLayout.length(memory, header)) {
+            throw new SharedMemoryException(descriptor + " runs past the end of its " + BlockLayout.length(memory, header)
+                    + "-byte block");
+        }
+        MemorySegment data = memory.asSlice(offset + descriptor.byteOffset(), descriptor.length()).asReadOnly();
+        return Tensor.of(new MappedViewStorage(data), descriptor.dtype(), descriptor.shape());
+    }
+
+    /** Bytes of tensors currently allocated by this process. */
+    public long usedBytes() {
+        return usedBytes.get();
+    }
+
+    /** Bytes of pool files this process has mapped for its own tensors. */
+    public synchronized long mappedBytes() {
+        return mappedBytes;
+    }
+
+    /** Unmaps and deletes this process's pool files and unmaps the others'. Tensors still open must not be used. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        janitor.shutdownNow();
+        files.forEach(PoolFile::close);
+        files.clear();
+        foreign.values().forEach(PoolFile::close);
+        foreign.clear();
+    }
+
+    private PoolBlockStorage reserve(long length, Runnable onFree) {
+        if (closed) {
+            throw new SharedMemoryException("The shared-memory pool is closed");
+        }
+        long blockBytes = BlockLayout.blockBytes(length);
+        for (PoolFile file : files) {
+            long offset = file.allocate(blockBytes);
+            if (offset >= 0) {
+                return block(file, offset, blockBytes, length, onFree);
+            }
+        }
+        PoolFile grown = grow(blockBytes);
+        long offset = grown.allocate(blockBytes);
+        return block(grown, offset, blockBytes, length, onFree);
+    }
+
+    private PoolBlockStorage block(PoolFile file, long offset, long blockBytes, long length, Runnable onFree) {
+        long generation = generations.incrementAndGet();
+        BlockLayout.write(file.segment, offset, generation, length);
+        usedBytes.addAndGet(blockBytes);
+        return new PoolBlockStorage(file, offset, blockBytes, generation, length, () -> {
+            usedBytes.addAndGet(-blockBytes);
+            onFree.run();
+        });
+    }
+
+    private synchronized PoolFile grow(long blockBytes) {
+        long size = Math.max(settings.poolFileBytes(), (blockBytes + 4095) & -4096L);
+        if (mappedBytes + size > settings.maxBytes()) {
+            throw new QuotaExceededException("This process's shared-memory quota is " + settings.maxBytes()
+                    + " bytes; its pools hold " + mappedBytes + " and a " + blockBytes + "-byte tensor needs a new "
+                    + size + "-byte pool file. Close tensors you no longer need, or raise the quota");
+        }
+        PoolFile file = PoolFile.create(directory, size, self);
+        files.add(file);
+        mappedBytes += size;
+        return file;
+    }
+
+    private PoolFile mapForeign(String poolId) {
+        try (DirectoryStream<Path> matches = Files.newDirectoryStream(directory, "pool-" + poolId + "-*.shm")) {
+            for (Path match : matches) {
+                return PoolFile.open(match);
+            }
+        } catch (IOException e) {
+            throw new SharedMemoryException("Cannot look for pool " + poolId + " in " + directory + ": " + e.getMessage(), e);
+        }
+        throw new SharedMemoryException("Shared-memory pool " + poolId + " is not in " + directory
+                + ": its owner has exited, or the tensor lives on another host (descriptors travel only between"
+                + " processes that share " + settings.root() + ")");
+    }
+
+    private static long elements(long[] shape) {
+        long count = 1;
+        for (long dim : shape) {
+            if (dim < 0) {
+                throw new SharedMemoryException("shape dimension " + dim + " is negative");
+            }
+            count = Math.multiplyExact(count, dim);
+        }
+        return count;
+    }
+
+    /** An allocator over the pool with its own quota; closing tensors gives their bytes back to it. */
+    public final class Session implements TensorAllocator {
+
+        private final String name;
+        private final long quotaBytes;
+        private final AtomicLong used = new AtomicLong();
+
+        private Session(String name, long quotaBytes) {
+            this.name = name;
+            this.quotaBytes = quotaBytes;
+        }
+
+        @Override
+        public Tensor allocate(DType dtype, long... shape) {
+            Tensor tensor = allocateUninitialized(dtype, shape);
+            tensor.segment().fill((byte) 0);
+            return tensor;
+        }
+
+        @Override
+        public Tensor allocateUninitialized(DType dtype, long... shape) {
+            long length = Math.multiplyExact(elements(shape), dtype.byteSize());
+            long blockBytes = BlockLayout.blockBytes(length);
+            long now = used.addAndGet(blockBytes);
+            if (now > quotaBytes) {
+                used.addAndGet(-blockBytes);
+                throw new QuotaExceededException("Shared-memory session '" + name + "' holds " + (now - blockBytes)
+                        + " bytes of its " + quotaBytes + "-byte quota; a " + dtype + " tensor of " + length
+                        + " bytes does not fit. Close tensors the session no longer needs");
+            }
+            try {
+                return Tensor.of(reserve(length, () -> used.addAndGet(-blockBytes)), dtype, shape);
+            } catch (RuntimeException e) {
+                used.addAndGet(-blockBytes);
+                throw e;
+            }
+        }
+
+        @Override
+        public StorageKind kind() {
+            return StorageKind.SHARED;
+        }
+
+        public long usedBytes() {
+            return used.get();
+        }
+    }
+}

@@ -1,0 +1,44 @@
+package io.quarkiverse.modelsharing.shm;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * How a process uses shared memory.
+ *
+ * @param root the tmpfs to put pools in, normally {@code /dev/shm}; pools go into a per-user directory under it
+ * @param poolFileBytes the size of each pool file; a tensor larger than this gets a file of its own
+ * @param maxBytes the process's quota: all its pool files together
+ * @param janitorPeriod how often to remove the pools of processes that died
+ */
+public record SharedMemorySettings(Path root, long poolFileBytes, long maxBytes, Duration janitorPeriod) {
+
+    public static final Path DEFAULT_ROOT = Path.of("/dev/shm");
+    public static final long DEFAULT_POOL_FILE_BYTES = 64L << 20;
+    public static final long DEFAULT_MAX_BYTES = 4L << 30;
+    public static final Duration DEFAULT_JANITOR_PERIOD = Duration.ofSeconds(1);
+
+    public SharedMemorySettings {
+        if (poolFileBytes < 4096 || poolFileBytes % 4096 != 0) {
+            throw new IllegalArgumentException("the pool file size must be a positive multiple of 4096 bytes, was "
+                    + poolFileBytes);
+        }
+        if (maxBytes < poolFileBytes) {
+            throw new IllegalArgumentException("the shared-memory quota (" + maxBytes
+                    + " bytes) must hold at least one pool file (" + poolFileBytes + " bytes)");
+        }
+    }
+
+    public static SharedMemorySettings defaults() {
+        return new SharedMemorySettings(DEFAULT_ROOT, DEFAULT_POOL_FILE_BYTES, DEFAULT_MAX_BYTES, DEFAULT_JANITOR_PERIOD);
+    }
+
+    public SharedMemorySettings withRoot(Path newRoot) {
+        return new SharedMemorySettings(newRoot, poolFileBytes, maxBytes, janitorPeriod);
+    }
+
+    /** The per-user directory that holds the pools. */
+    public Path directory() {
+        return root.resolve("quarkus-model-sharing-" + ProcessIdentity.uid());
+    }
+}

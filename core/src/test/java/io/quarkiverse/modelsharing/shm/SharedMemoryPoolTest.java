@@ -1,0 +1,177 @@
+package io.quarkiverse.modelsharing.shm;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import io.quarkiverse.modelsharing.tensor.DType;
+import io.quarkiverse.modelsharing.tensor.StorageKind;
+import io.quarkiverse.modelsharing.tensor.Tensor;
+import io.quarkiverse.modelsharing.tensor.TensorAllocator;
+
+class SharedMemoryPoolTest {
+
+    static final long MIB = 1 << 20;
+    final ShmTestRoot shm = new ShmTestRoot();
+
+    @AfterEach
+    void removeRoot() {
+        shm.close();
+    }
+
+    @Test
+    void tensorsTravelAsDescriptorsOfAFewDozenBytes() {
+        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(MIB, 4 * MIB));
+                Tensor t = pool.allocate(DType.F32, 256, 256)) {
+            assertEquals(StorageKind.SHARED, t.storageKind());
+            assertEquals(0, t.segment().address() % 64, "pool tensors are 64-byte aligned");
+            t.setFloat(t.index(255, 255), 42f);
+            TensorDescriptor descriptor = pool.describe(t);
+            byte[] encoded = descriptor.encode();
+            assertEquals(72, encoded.length, "a 2-D descriptor is 72 bytes, for 256 KiB or for 1 GiB");
+            try (Tensor view = pool.open(TensorDescriptor.decode(encoded))) {
+                assertTrue(view.isReadOnly());
+                assertEquals(42f, view.getFloat(view.index(255, 255)));
+                assertArrayEquals(new long[] { 256, 256 }, view.shape());
+            }
+            try (Tensor row = t.slice(255, 256); Tensor rowView = pool.open(pool.describe(row))) {
+                assertEquals(42f, rowView.getFloat(255), "slices describe their own offset");
+            }
+        }
+    }
+
+    @Test
+    void directoryIsPrivateAndFilesAreUnguessable() throws Exception {
+        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(MIB, 4 * MIB));
+                Tensor t = pool.allocate(DType.U8, 10)) {
+            Path dir = pool.directory();
+            assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir)));
+            try (Stream<Path> files = Files.list(dir)) {
+                List<Path> pools = files.toList();
+                assertEquals(1, pools.size());
+                Path file = pools.get(0);
+                assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
+                assertTrue(file.getFileName().toString().matches("pool-[0-9a-f]{32}-" + ProcessHandle.current().pid()
+                        + "-\\d+\\.shm"), file.toString());
+            }
+        }
+        assertEquals(0, shm.poolFiles(), "closing the pool deletes its files");
+    }
+
+    @Test
+    void freedBlocksAreReusedAndTheirOldDescriptorsRefused() {
+        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(MIB, 4 * MIB))) {
+            Tensor first = pool.allocate(DType.I64, 100);
+            TensorDescriptor old = pool.describe(first);
+            first.close();
+            SharedMemoryException e = assertThrows(SharedMemoryException.class, () -> pool.open(old));
+            assertEquals(old + " names a block that was freed or reused: its owner released the tensor before this"
+                    + " process opened it", e.getMessage());
+            try (Tensor second = pool.allocate(DType.I64, 100)) {
+                TensorDescriptor reused = pool.describe(second);
+                assertEquals(old.offset(), reused.offset(), "the freed block is reused");
+                assertNotEquals(old.generation(), reused.generation());
+                assertThrows(SharedMemoryException.class, () -> pool.open(old));
+                assertEquals(0, second.getLong(3), "allocate zero-fills reused memory");
+            }
+            assertEquals(0, pool.usedBytes());
+        }
+    }
+
+    @Test
+    void descriptorsOutsideThePoolAreRefusedBeforeAByteIsRead() {
+        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(MIB, 4 * MIB));
+                Tensor t = pool.allocate(DType.U8, 64)) {
+            TensorDescriptor d = pool.describe(t);
+            TensorDescriptor past = new TensorDescriptor(d.poolId(), d.generation(), MIB - 64, 0, 128, DType.U8,
+                    new long[] { 128 }, true);
+            assertTrue(assertThrows(SharedMemoryException.class, () -> pool.open(past)).getMessage()
+                    .endsWith(" lies outside pool " + pool.directory().resolve(pool.directory().toFile().list()[0])
+                            + " (" + MIB + " bytes)"));
+            TensorDescriptor misaligned = new TensorDescriptor(d.poolId(), d.generation(), d.offset() + 8, 0, 8, DType.U8,
+                    new long[] { 8 }, true);
+            assertThrows(SharedMemoryException.class, () -> pool.open(misaligned));
+            TensorDescriptor pastBlock = new TensorDescriptor(d.poolId(), d.generation(), d.offset(), 32, 64, DType.U8,
+                    new long[] { 64 }, true);
+            assertEquals(pastBlock + " runs past the end of its 64-byte block",
+                    assertThrows(SharedMemoryException.class, () -> pool.open(pastBlock)).getMessage());
+            TensorDescriptor unknown = new TensorDescriptor("00000000000000000000000000000000", 1, 64, 0, 8, DType.U8,
+                    new long[] { 8 }, true);
+            assertEquals("Shared-memory pool 00000000000000000000000000000000 is not in " + pool.directory()
+                    + ": its owner has exited, or the tensor lives on another host (descriptors travel only between"
+                    + " processes that share " + shm.root + ")",
+                    assertThrows(SharedMemoryException.class, () -> pool.open(unknown)).getMessage());
+        }
+    }
+
+    @Test
+    void poolGrowsByFilesUpToTheProcessQuota() {
+        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(MIB, 2 * MIB))) {
+            Tensor a = pool.allocate(DType.U8, 900 * 1024);
+            Tensor b = pool.allocate(DType.U8, 900 * 1024);
+            assertEquals(2, shm.poolFiles());
+            assertEquals(2 * MIB, pool.mappedBytes());
+            QuotaExceededException e = assertThrows(QuotaExceededException.class, () -> pool.allocate(DType.U8, 900 * 1024));
+            assertEquals("This process's shared-memory quota is 2097152 bytes; its pools hold 2097152 and a 921664-byte"
+                    + " tensor needs a new 1048576-byte pool file. Close tensors you no longer need, or raise the quota",
+                    e.getMessage());
+            a.close();
+            pool.allocate(DType.U8, 900 * 1024).close();
+            b.close();
+        }
+    }
+
+    @Test
+    void sessionsHaveTheirOwnQuota() {
+        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(MIB, 4 * MIB))) {
+            SharedMemoryPool.Session session = pool.session("client-7", 4096);
+            Tensor small = session.allocate(DType.F32, 512);
+            assertEquals("Shared-memory session 'client-7' holds 2112 bytes of its 4096-byte quota; a F32 tensor of"
+                    + " 4096 bytes does not fit. Close tensors the session no longer needs",
+                    assertThrows(QuotaExceededException.class, () -> session.allocate(DType.F32, 1024)).getMessage());
+            small.close();
+            assertEquals(0, session.usedBytes());
+            session.allocate(DType.F32, 900).close();
+        }
+    }
+
+    @Test
+    void withoutUsableSharedMemoryTensorsFallBackToOffHeap() {
+        SharedMemorySettings missing = shm.settings(MIB, 4 * MIB).withRoot(shm.root.resolve("missing"));
+        assertEquals(shm.root.resolve("missing") + " does not exist", SharedMemory.unusable(missing).orElseThrow());
+        TensorAllocator allocator = SharedMemory.allocator(missing);
+        assertEquals(StorageKind.OFF_HEAP, allocator.kind());
+        try (Tensor t = allocator.allocate(DType.F32, 4)) {
+            assertEquals(StorageKind.OFF_HEAP, t.storageKind());
+        }
+        SharedMemorySettings huge = new SharedMemorySettings(shm.root, 1L << 50, 1L << 50, java.time.Duration.ofSeconds(1));
+        assertTrue(SharedMemory.unusable(huge).orElseThrow().contains("less than one 1125899906842624-byte pool file"));
+        TensorAllocator usable = SharedMemory.allocator(shm.settings(MIB, 4 * MIB));
+        assertEquals(StorageKind.SHARED, usable.kind());
+        ((SharedMemoryPool) usable).close();
+    }
+
+    @Test
+    void tensorsFromElsewhereCannotBeDescribed() {
+        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(MIB, 4 * MIB));
+                Tensor t = Tensor.allocate(DType.F32, 2)) {
+            assertEquals("Tensor[F32 [2] off-heap] is not in this process's shared-memory pool; copy it with"
+                    + " pool.copyOf(tensor) to share it",
+                    assertThrows(SharedMemoryException.class, () -> pool.describe(t)).getMessage());
+            try (Tensor shared = pool.copyOf(t)) {
+                assertEquals(StorageKind.SHARED, shared.storageKind());
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+package io.quarkiverse.modelsharing.shm;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HexFormat;
+
+import io.quarkiverse.modelsharing.tensor.DType;
+import io.quarkiverse.modelsharing.tensor.Tensor;
+
+/** The other process in the cross-process tests: a separate JVM started with the test class path. */
+public final class ShmChild {
+
+    private ShmChild() {
+    }
+
+    /**
+     * {@code read <root> <descriptor hex>}: prints the sum of the F32 tensor the descriptor names.
+     * {@code hold <root>}: allocates a tensor in two pool files, prints "ready", and waits to be killed.
+     */
+    public static void main(String[] args) throws Exception {
+        SharedMemorySettings settings = new SharedMemorySettings(Path.of(args[1]), 1 << 20, 8 << 20, Duration.ofSeconds(1));
+        try (SharedMemoryPool pool = SharedMemoryPool.open(settings)) {
+            if (args[0].equals("read")) {
+                try (Tensor t = pool.open(TensorDescriptor.decode(HexFormat.of().parseHex(args[2])))) {
+                    double sum = 0;
+                    for (long i = 0; i < t.elementCount(); i++) {
+                        sum += t.getFloat(i);
+                    }
+                    System.out.println(sum);
+                }
+            } else {
+                Tensor a = pool.allocate(DType.F32, 200_000);
+                Tensor b = pool.allocate(DType.F32, 200_000);
+                System.out.println("ready " + a.elementCount() + b.elementCount());
+                System.out.flush();
+                Thread.sleep(Duration.ofMinutes(5));
+            }
+        }
+    }
+
+    static ProcessBuilder command(String... args) {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        String[] command = new String[args.length + 5];
+        command[0] = java;
+        command[1] = "--enable-native-access=ALL-UNNAMED";
+        command[2] = "-cp";
+        command[3] = System.getProperty("java.class.path");
+        command[4] = ShmChild.class.getName();
+        System.arraycopy(args, 0, command, 5, args.length);
+        return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
+    }
+}
