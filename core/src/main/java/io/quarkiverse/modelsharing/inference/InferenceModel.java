@@ -1,9 +1,11 @@
 package io.quarkiverse.modelsharing.inference;
 
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 import io.quarkiverse.modelsharing.tensor.Tensor;
+import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 import io.quarkiverse.modelsharing.tensor.TensorSpec;
 
 /**
@@ -36,4 +38,21 @@ public interface InferenceModel {
      *         dtype or shape; the message names the model's expected input
      */
     InferenceResult run(Map<String, Tensor> inputs);
+
+    /**
+     * Runs the model once with its outputs in {@code outputs}' memory, e.g. a shared-memory pool, so that they can
+     * be handed to another process as descriptors. Models that can write outputs in place do; others copy.
+     */
+    default InferenceResult run(Map<String, Tensor> inputs, TensorAllocator outputs) {
+        try (InferenceResult result = run(inputs)) {
+            Map<String, Tensor> copies = new LinkedHashMap<>();
+            try {
+                result.asMap().forEach((name, tensor) -> copies.put(name, outputs.copyOf(tensor)));
+            } catch (RuntimeException e) {
+                copies.values().forEach(Tensor::close);
+                throw e;
+            }
+            return new InferenceResult(name(), copies);
+        }
+    }
 }

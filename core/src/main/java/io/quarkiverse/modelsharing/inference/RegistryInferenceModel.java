@@ -6,6 +6,7 @@ import java.util.Map;
 import io.quarkiverse.modelsharing.registry.ModelHandle;
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
 import io.quarkiverse.modelsharing.tensor.Tensor;
+import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 import io.quarkiverse.modelsharing.tensor.TensorSpec;
 
 /**
@@ -45,6 +46,13 @@ public final class RegistryInferenceModel implements InferenceModel {
     public InferenceResult run(Map<String, Tensor> inputs) {
         try (ModelHandle<InferenceModel> handle = registry.acquire(name, InferenceModel.class)) {
             return handle.get().run(inputs);
+        }
+    }
+
+    @Override
+    public InferenceResult run(Map<String, Tensor> inputs, TensorAllocator outputs) {
+        try (ModelHandle<InferenceModel> handle = registry.acquire(name, InferenceModel.class)) {
+            return handle.get().run(inputs, outputs);
         }
     }
 

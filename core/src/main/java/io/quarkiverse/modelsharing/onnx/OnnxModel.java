@@ -1,10 +1,13 @@
 package io.quarkiverse.modelsharing.onnx;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 
 import ai.onnxruntime.NodeInfo;
 import ai.onnxruntime.OnnxTensor;
@@ -18,6 +21,7 @@ import io.quarkiverse.modelsharing.inference.InferenceModel;
 import io.quarkiverse.modelsharing.inference.InferenceResult;
 import io.quarkiverse.modelsharing.tensor.StorageKind;
 import io.quarkiverse.modelsharing.tensor.Tensor;
+import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 import io.quarkiverse.modelsharing.tensor.TensorException;
 import io.quarkiverse.modelsharing.tensor.TensorSpec;
 
@@ -33,6 +37,9 @@ public final class OnnxModel implements InferenceModel, AutoCloseable {
     private final List<TensorSpec> inputs;
     private final List<TensorSpec> outputs;
     private final Map<String, TensorSpec> inputsByName = new HashMap<>();
+    /** Output shapes seen for each combination of input shapes, so that later runs can write outputs in place. */
+    private final Map<String, Map<String, long[]>> outputShapes = new ConcurrentHashMap<>();
+    private static final int MAX_REMEMBERED_SHAPES = 1024;
 
     OnnxModel(String name, OrtEnvironment environment, OrtSession session) throws OrtException {
         this.name = name;
@@ -65,8 +72,59 @@ public final class OnnxModel implements InferenceModel, AutoCloseable {
 
     @Override
     public InferenceResult run(Map<String, Tensor> feeds) {
+        return run(feeds, TensorAllocator.offHeap());
+    }
+
+    /**
+     * Runs the model with its outputs in {@code allocator}'s memory. Once the model has run on inputs of the same
+     * shapes, the output shapes are known and ONNX Runtime writes the outputs straight into tensors allocated there
+     * (pinned outputs): no copy. The first run with new shapes copies its outputs once.
+     */
+    @Override
+    public InferenceResult run(Map<String, Tensor> feeds, TensorAllocator allocator) {
         checkInputs(feeds);
+        Map<String, long[]> shapes = outputShapes.get(shapeKey(feeds));
+        if (shapes == null) {
+            InferenceResult result = execute(feeds, Map.of(), allocator);
+            Map<String, long[]> learned = new LinkedHashMap<>();
+            result.asMap().forEach((name, tensor) -> learned.put(name, tensor.shape()));
+            if (outputShapes.size() < MAX_REMEMBERED_SHAPES) {
+                outputShapes.putIfAbsent(shapeKey(feeds), learned);
+            }
+            return result;
+        }
+        Map<String, Tensor> outputs = new LinkedHashMap<>();
+        try {
+            for (TensorSpec spec : this.outputs) {
+                outputs.put(spec.name(), allocator.allocateUninitialized(spec.dtype(), shapes.get(spec.name())));
+            }
+            execute(feeds, outputs, null).close();
+            return new InferenceResult(name, outputs);
+        } catch (RuntimeException e) {
+            outputs.values().forEach(Tensor::close);
+            throw e;
+        }
+    }
+
+    /**
+     * Runs the model with ONNX Runtime writing each output into the tensor given for it, in place. The output tensors
+     * must be off-heap or shared, and of the exact dtype and shape the model produces for these inputs.
+     */
+    public void runInto(Map<String, Tensor> feeds, Map<String, Tensor> outputs) {
+        checkInputs(feeds);
+        for (TensorSpec spec : this.outputs) {
+            Tensor out = outputs.get(spec.name());
+            if (out == null || !spec.accepts(out.dtype(), out.shape())) {
+                throw new TensorException("Model '" + name + "' writes output " + spec + " in place; got "
+                        + (out == null ? "no tensor for it" : out));
+            }
+        }
+        execute(feeds, outputs, null).close();
+    }
+
+    private InferenceResult execute(Map<String, Tensor> feeds, Map<String, Tensor> pinned, TensorAllocator copyInto) {
         Map<String, OnnxTensor> ortInputs = new LinkedHashMap<>();
+        Map<String, OnnxTensor> ortOutputs = new LinkedHashMap<>();
         List<Tensor> staged = new ArrayList<>();
         try {
             for (Map.Entry<String, Tensor> feed : feeds.entrySet()) {
@@ -80,11 +138,17 @@ public final class OnnxModel implements InferenceModel, AutoCloseable {
                 }
                 ortInputs.put(feed.getKey(), OrtTensors.view(environment, tensor));
             }
-            try (OrtSession.Result result = session.run(ortInputs)) {
+            for (Map.Entry<String, Tensor> out : pinned.entrySet()) {
+                ortOutputs.put(out.getKey(), OrtTensors.view(environment, out.getValue()));
+            }
+            try (OrtSession.Result result = pinned.isEmpty() ? session.run(ortInputs) : session.run(ortInputs, ortOutputs)) {
+                if (copyInto == null) {
+                    return new InferenceResult(name, Map.of());
+                }
                 Map<String, Tensor> produced = new LinkedHashMap<>();
                 try {
                     for (Map.Entry<String, OnnxValue> output : result) {
-                        produced.put(output.getKey(), OrtTensors.copyOut(name, output.getKey(), output.getValue()));
+                        produced.put(output.getKey(), OrtTensors.copyOut(name, output.getKey(), output.getValue(), copyInto));
                     }
                 } catch (RuntimeException e) {
                     produced.values().forEach(Tensor::close);
@@ -96,8 +160,15 @@ public final class OnnxModel implements InferenceModel, AutoCloseable {
             throw new ModelSharingException("Model '" + name + "' failed to run: " + e.getMessage(), e);
         } finally {
             ortInputs.values().forEach(OnnxTensor::close);
+            ortOutputs.values().forEach(OnnxTensor::close);
             staged.forEach(Tensor::close);
         }
+    }
+
+    private static String shapeKey(Map<String, Tensor> feeds) {
+        StringBuilder key = new StringBuilder();
+        new TreeMap<>(feeds).forEach((input, tensor) -> key.append(input).append(Arrays.toString(tensor.shape())).append(';'));
+        return key.toString();
     }
 
     /** Runs the model once on zeros (free dimensions set to 1), so that the first real request is not the slow one. */

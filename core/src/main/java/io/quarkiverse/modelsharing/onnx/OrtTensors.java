@@ -14,11 +14,12 @@ import ai.onnxruntime.TensorInfo;
 import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkiverse.modelsharing.tensor.StorageKind;
 import io.quarkiverse.modelsharing.tensor.Tensor;
+import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 import io.quarkiverse.modelsharing.tensor.TensorException;
 
 /**
- * Moves tensors across the ONNX Runtime boundary: off-heap tensors go in as views of their own memory, with no
- * copy; outputs come back as off-heap tensors.
+ * Moves tensors across the ONNX Runtime boundary: off-heap and shared tensors go in (and pinned outputs come out)
+ * as views of their own memory, with no copy.
  */
 public final class OrtTensors {
 
@@ -38,15 +39,15 @@ public final class OrtTensors {
         return OnnxTensor.createTensor(environment, buffer, tensor.shape(), javaType(tensor.dtype()));
     }
 
-    /** Copies an ONNX Runtime output into a new off-heap tensor. */
-    public static Tensor copyOut(String model, String name, OnnxValue value) {
+    /** Copies an ONNX Runtime output into a new tensor from {@code allocator}. */
+    public static Tensor copyOut(String model, String name, OnnxValue value, TensorAllocator allocator) {
         if (!(value instanceof OnnxTensor ortTensor)) {
             throw new TensorException("Output '" + name + "' of model '" + model + "' is a " + value.getType()
                     + ", not a tensor; only tensor outputs are supported");
         }
         TensorInfo info = ortTensor.getInfo();
         DType dtype = dtype(info);
-        Tensor tensor = Tensor.allocateUninitialized(dtype, info.getShape());
+        Tensor tensor = allocator.allocateUninitialized(dtype, info.getShape());
         ByteBuffer bytes = ortTensor.getByteBuffer().order(ByteOrder.nativeOrder());
         if (bytes.remaining() != tensor.byteSize()) {
             tensor.close();
