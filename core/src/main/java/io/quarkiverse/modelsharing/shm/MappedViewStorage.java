@@ -5,13 +5,20 @@ import java.lang.foreign.MemorySegment;
 import io.quarkiverse.modelsharing.tensor.StorageKind;
 import io.quarkiverse.modelsharing.tensor.TensorStorage;
 
-/** A read-only view of a block in another process's pool; the mapping stays cached when the view is closed. */
+/**
+ * A read-only view of a block opened from its descriptor, in this process's pool or another's. It holds one of the
+ * block's references, so the owner cannot reuse the block while the view is open; the mapping stays cached.
+ */
 final class MappedViewStorage extends TensorStorage {
 
     private final MemorySegment data;
+    private final MemorySegment pool;
+    private final long headerOffset;
 
-    MappedViewStorage(MemorySegment data) {
+    MappedViewStorage(MemorySegment data, MemorySegment pool, long headerOffset) {
         this.data = data;
+        this.pool = pool;
+        this.headerOffset = headerOffset;
     }
 
     @Override
@@ -26,6 +33,6 @@ final class MappedViewStorage extends TensorStorage {
 
     @Override
     protected void free() {
-        // the pool's owner frees the block; this process only maps it
+        BlockLayout.addReferences(pool, headerOffset, -1);
     }
 }

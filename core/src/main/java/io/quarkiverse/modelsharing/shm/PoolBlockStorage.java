@@ -1,6 +1,7 @@
 package io.quarkiverse.modelsharing.shm;
 
 import java.lang.foreign.MemorySegment;
+import java.util.function.Consumer;
 
 import io.quarkiverse.modelsharing.tensor.StorageKind;
 import io.quarkiverse.modelsharing.tensor.TensorStorage;
@@ -14,15 +15,18 @@ final class PoolBlockStorage extends TensorStorage {
     final long generation;
     private final MemorySegment data;
     private final Runnable onFree;
+    private final Consumer<PoolBlockStorage> deferred;
     private volatile boolean freed;
 
-    PoolBlockStorage(PoolFile file, long headerOffset, long blockBytes, long generation, long length, Runnable onFree) {
+    PoolBlockStorage(PoolFile file, long headerOffset, long blockBytes, long generation, long length, Runnable onFree,
+            Consumer<PoolBlockStorage> deferred) {
         this.file = file;
         this.headerOffset = headerOffset;
         this.blockBytes = blockBytes;
         this.generation = generation;
         this.data = file.segment.asSlice(headerOffset + BlockLayout.HEADER_BYTES, length);
         this.onFree = onFree;
+        this.deferred = deferred;
     }
 
     long dataOffset() {
@@ -39,10 +43,24 @@ final class PoolBlockStorage extends TensorStorage {
         return StorageKind.SHARED;
     }
 
+    /** The owner's last reference is gone: retire the generation, and give the block back unless views hold it. */
     @Override
     protected void free() {
         freed = true;
         BlockLayout.retire(file.segment, headerOffset);
+        if (BlockLayout.references(file.segment, headerOffset) == 0) {
+            reclaim();
+        } else {
+            deferred.accept(this);
+        }
+    }
+
+    /** Whether views opened from descriptors still hold the block. */
+    boolean isHeld() {
+        return BlockLayout.references(file.segment, headerOffset) > 0;
+    }
+
+    void reclaim() {
         file.release(headerOffset, blockBytes);
         onFree.run();
     }

@@ -79,15 +79,18 @@ final class PoolFile implements AutoCloseable {
         }
     }
 
-    /** Maps another process's pool file read-only. */
+    /**
+     * Maps another process's pool file. Read-write, because a view counts itself in the block header; the tensors
+     * handed out over it are read-only.
+     */
     static PoolFile open(Path path) {
         Matcher name = NAME.matcher(path.getFileName().toString());
         if (!name.matches()) {
             throw new SharedMemoryException(path + " is not a shared-memory pool file");
         }
         Arena arena = Arena.ofShared();
-        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
-            MemorySegment mapped = channel.map(FileChannel.MapMode.READ_ONLY, 0, channel.size(), arena);
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            MemorySegment mapped = channel.map(FileChannel.MapMode.READ_WRITE, 0, channel.size(), arena);
             return new PoolFile(name.group(1), path, mapped, arena, false);
         } catch (IOException | RuntimeException e) {
             arena.close();

@@ -10,8 +10,10 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -48,6 +50,8 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
     private final Map<String, PoolFile> foreign = new ConcurrentHashMap<>();
     private final AtomicLong generations = new AtomicLong();
     private final AtomicLong usedBytes = new AtomicLong();
+    /** Blocks their owner freed while views still held them; reclaimed when the views close. */
+    private final Queue<PoolBlockStorage> held = new ConcurrentLinkedQueue<>();
     private final ScheduledExecutorService janitor;
     private long mappedBytes; // guarded by this
     private volatile boolean closed;
@@ -59,7 +63,10 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
         this.janitor = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon()
                 .name("shared-memory-janitor").factory());
         long period = settings.janitorPeriod().toMillis();
-        janitor.scheduleWithFixedDelay(() -> Janitor.sweep(directory), period, period, TimeUnit.MILLISECONDS);
+        janitor.scheduleWithFixedDelay(() -> {
+            Janitor.sweep(directory);
+            reclaimReleased();
+        }, period, period, TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -150,17 +157,23 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
             throw new SharedMemoryException(descriptor + " lies outside pool " + file.path + " (" + memory.byteSize()
                     + " bytes)");
         }
-        if (BlockLayout.magic(memory, header) != BlockLayout.MAGIC
-                || BlockLayout.generation(memory, header) != descriptor.generation()) {
+        if (BlockLayout.magic(memory, header) != BlockLayout.MAGIC) {
+            throw new SharedMemoryException(descriptor + " does not point at a tensor block in pool " + file.path);
+        }
+        // Count this view before checking the generation: see BlockLayout.
+        BlockLayout.addReferences(memory, header, 1);
+        if (BlockLayout.generation(memory, header) != descriptor.generation()) {
+            BlockLayout.addReferences(memory, header, -1);
             throw new SharedMemoryException(descriptor + " names a block that was freed or reused: its owner released"
                     + " the tensor before this process opened it");
         }
         if (descriptor.byteOffset() + descriptor.length() > BlockLayout.length(memory, header)) {
+            BlockLayout.addReferences(memory, header, -1);
             throw new SharedMemoryException(descriptor + " runs past the end of its " + BlockLayout.length(memory, header)
                     + "-byte block");
         }
         MemorySegment data = memory.asSlice(offset + descriptor.byteOffset(), descriptor.length()).asReadOnly();
-        return Tensor.of(new MappedViewStorage(data), descriptor.dtype(), descriptor.shape());
+        return Tensor.of(new MappedViewStorage(data, memory, header), descriptor.dtype(), descriptor.shape());
     }
 
     /** Bytes of tensors currently allocated by this process. */
@@ -192,6 +205,9 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
             throw new SharedMemoryException("The shared-memory pool is closed");
         }
         long blockBytes = BlockLayout.blockBytes(length);
+        if (!held.isEmpty()) {
+            reclaimReleased();
+        }
         for (PoolFile file : files) {
             long offset = file.allocate(blockBytes);
             if (offset >= 0) {
@@ -210,7 +226,16 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
         return new PoolBlockStorage(file, offset, blockBytes, generation, length, () -> {
             usedBytes.addAndGet(-blockBytes);
             onFree.run();
-        });
+        }, held::add);
+    }
+
+    /** Gives back the freed blocks whose views have all closed; the janitor runs this, and so does a full pool. */
+    void reclaimReleased() {
+        for (PoolBlockStorage block : held) {
+            if (!block.isHeld() && held.remove(block)) {
+                block.reclaim();
+            }
+        }
     }
 
     private synchronized PoolFile grow(long blockBytes) {

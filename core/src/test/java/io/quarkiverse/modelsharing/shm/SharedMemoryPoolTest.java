@@ -90,6 +90,27 @@ class SharedMemoryPoolTest {
     }
 
     @Test
+    void anOpenViewKeepsTheBlockFromReuseUntilItCloses() {
+        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(MIB, 4 * MIB))) {
+            Tensor owner = pool.allocate(DType.I32, 16);
+            owner.setInt(15, 77);
+            TensorDescriptor descriptor = pool.describe(owner);
+            Tensor view = pool.open(descriptor);
+            owner.close(); // the producer is done; the consumer is not
+            try (Tensor next = pool.allocate(DType.I32, 16)) {
+                assertNotEquals(descriptor.offset(), pool.describe(next).offset(), "the held block is not reused");
+                assertEquals(77, view.getInt(15), "the view still reads the producer's data");
+            }
+            assertThrows(SharedMemoryException.class, () -> pool.open(descriptor), "no new view of a freed tensor");
+            view.close();
+            try (Tensor reused = pool.allocate(DType.I32, 16)) {
+                assertEquals(descriptor.offset(), pool.describe(reused).offset(), "reclaimed once the view closed");
+            }
+            assertEquals(0, pool.usedBytes());
+        }
+    }
+
+    @Test
     void descriptorsOutsideThePoolAreRefusedBeforeAByteIsRead() {
         try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(MIB, 4 * MIB));
                 Tensor t = pool.allocate(DType.U8, 64)) {
