@@ -10,9 +10,11 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.lang.ref.Cleaner;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.function.Consumer;
 
 /**
  * A dense, C-contiguous n-dimensional array in native byte order: the project's one tensor type.
@@ -42,21 +44,31 @@ public final class Tensor implements AutoCloseable {
         }
     }
 
+    private static final Cleaner CLEANER = Cleaner.create(Thread.ofPlatform().daemon().name("tensor-leak-detector").factory());
+
     private final DType dtype;
     private final long[] shape;
     private final long elementCount;
     private final TensorStorage storage;
     private final MemorySegment segment;
     private final boolean readOnly;
+    /** For tracked references only: releases the storage if this tensor becomes unreachable unclosed. */
+    private final LeakGuard leakGuard;
     private volatile boolean closed;
 
     private Tensor(DType dtype, long[] shape, TensorStorage storage, MemorySegment segment, boolean readOnly) {
+        this(dtype, shape, storage, segment, readOnly, null);
+    }
+
+    private Tensor(DType dtype, long[] shape, TensorStorage storage, MemorySegment segment, boolean readOnly,
+            LeakGuard leakGuard) {
         this.dtype = dtype;
         this.shape = shape;
         this.elementCount = elementCount(shape);
         this.storage = storage;
         this.segment = segment != null ? segment : storage.segment();
         this.readOnly = readOnly;
+        this.leakGuard = leakGuard;
     }
 
     /** A zero-filled tensor in native memory, which ONNX Runtime reads in place. */
@@ -238,6 +250,20 @@ public final class Tensor implements AutoCloseable {
         return new Tensor(dtype, shape, storage, memory.asReadOnly(), true);
     }
 
+    /**
+     * A new read-only reference for a consumer that may forget to close it: if it becomes unreachable unclosed,
+     * {@code onLeak} is told (with {@code where}, e.g. the event-bus address it was received on) and the reference
+     * is released, so a forgotten tensor cannot pin its memory forever.
+     */
+    public Tensor retainTracked(String where, Consumer<String> onLeak) {
+        MemorySegment memory = checkOpen();
+        storage.retain();
+        LeakGuard guard = new LeakGuard(storage, dtype + Arrays.toString(shape) + " " + where, onLeak);
+        Tensor tracked = new Tensor(dtype, shape, storage, memory.asReadOnly(), true, guard);
+        guard.cleanable = CLEANER.register(tracked, guard);
+        return tracked;
+    }
+
     /** A new reference to the same bytes under another shape with the same element count. */
     public Tensor reshape(long... newShape) {
         long[] dims = checkShape(newShape);
@@ -412,6 +438,34 @@ public final class Tensor implements AutoCloseable {
     @Override
     public void close() {
         if (CLOSED.compareAndSet(this, false, true)) {
+            if (leakGuard != null) {
+                leakGuard.closed = true;
+                leakGuard.cleanable.clean();
+            } else {
+                storage.release();
+            }
+        }
+    }
+
+    /** The clean-up of a tracked reference; holds no reference to the tensor, so that it can become unreachable. */
+    private static final class LeakGuard implements Runnable {
+        private final TensorStorage storage;
+        private final String description;
+        private final Consumer<String> onLeak;
+        volatile boolean closed;
+        Cleaner.Cleanable cleanable;
+
+        LeakGuard(TensorStorage storage, String description, Consumer<String> onLeak) {
+            this.storage = storage;
+            this.description = description;
+            this.onLeak = onLeak;
+        }
+
+        @Override
+        public void run() {
+            if (!closed) {
+                onLeak.accept(description);
+            }
             storage.release();
         }
     }

@@ -146,6 +146,27 @@ class TensorTest {
     }
 
     @Test
+    void aTrackedReferenceThatIsNeverClosedIsReportedAndReleased() throws Exception {
+        java.util.List<String> leaks = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Tensor producer = Tensor.of(new float[] { 1, 2, 3 });
+        Tensor tracked = producer.retainTracked("received on address 'embeddings'", leaks::add);
+        assertTrue(tracked.isReadOnly());
+        tracked.close();
+        Tensor forgotten = producer.retainTracked("received on address 'embeddings'", leaks::add);
+        forgotten = null;
+        producer.close();
+        assertFalse(producer.isFreed(), "the forgotten reference still holds the memory");
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (leaks.isEmpty() && System.nanoTime() < deadline) {
+            System.gc();
+            Thread.sleep(20);
+        }
+        assertEquals(java.util.List.of("F32[3] received on address 'embeddings'"), leaks,
+                "only the forgotten one is reported");
+        assertTrue(producer.isFreed(), "and its memory was released");
+    }
+
+    @Test
     void reshapeAndSliceCheckTheirArguments() {
         try (Tensor t = Tensor.allocate(DType.I32, 2, 3)) {
             assertEquals("cannot reshape Tensor[I32 [2, 3] off-heap] to [4]: it has 6 elements, the new shape 4",
