@@ -77,6 +77,11 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
      */
     public static SharedMemoryPool open(SharedMemorySettings settings) {
         Path directory = settings.directory();
+        prepare(directory);
+        return new SharedMemoryPool(settings, directory);
+    }
+
+    private static void prepare(Path directory) {
         try {
             if (!Files.exists(directory, LinkOption.NOFOLLOW_LINKS)) {
                 Files.createDirectories(directory, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
@@ -94,7 +99,6 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
             throw new SharedMemoryException("Cannot prepare the shared-memory directory " + directory + ": " + e.getMessage(),
                     e);
         }
-        return new SharedMemoryPool(settings, directory);
     }
 
     public SharedMemorySettings settings() {
@@ -198,6 +202,12 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
         files.clear();
         foreign.values().forEach(PoolFile::close);
         foreign.clear();
+        try {
+            // the per-user directory goes with the last process that used it
+            Files.deleteIfExists(directory);
+        } catch (IOException e) {
+            // not empty: another process still shares memory through it
+        }
     }
 
     private PoolBlockStorage reserve(long length, Runnable onFree) {
@@ -245,7 +255,17 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
                     + " bytes; its pools hold " + mappedBytes + " and a " + blockBytes + "-byte tensor needs a new "
                     + size + "-byte pool file. Close tensors you no longer need, or raise the quota");
         }
-        PoolFile file = PoolFile.create(directory, size, self);
+        PoolFile file;
+        try {
+            file = PoolFile.create(directory, size, self);
+        } catch (SharedMemoryException e) {
+            if (Files.isDirectory(directory)) {
+                throw e;
+            }
+            // another process removed the directory when it closed its last pool: make it again
+            prepare(directory);
+            file = PoolFile.create(directory, size, self);
+        }
         files.add(file);
         mappedBytes += size;
         return file;

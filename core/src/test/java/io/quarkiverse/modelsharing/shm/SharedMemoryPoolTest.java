@@ -67,6 +67,8 @@ class SharedMemoryPoolTest {
             }
         }
         assertEquals(0, shm.poolFiles(), "closing the pool deletes its files");
+        assertTrue(!Files.exists(shm.root.resolve("quarkus-model-sharing-" + ProcessIdentity.uid())),
+                "and the per-user directory, once no process uses it");
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.quarkiverse.modelsharing.runtime;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -36,6 +37,60 @@ public interface ModelSharingConfig {
     @ConfigDocMapKey("model-name")
     @WithDefaults
     Map<String, ModelRuntimeConfig> models();
+
+    /**
+     * Tensors in shared memory.
+     */
+    @ConfigDocSection
+    SharedMemoryConfig sharedMemory();
+
+    /**
+     * Tensors on the Vert.x event bus.
+     */
+    EventBusConfig eventBus();
+
+    interface SharedMemoryConfig {
+
+        /**
+         * Whether tensors that other processes should read are allocated in shared-memory pools. Without shared memory
+         * (disabled, or the directory missing, read-only or too small), tensors use this process's memory and travel
+         * serialized; the log says so once.
+         */
+        @WithDefault("true")
+        boolean enabled();
+
+        /**
+         * The tmpfs that holds the pools, in a per-user directory (0700) of 0600 files. In containers, mount a large
+         * enough {@code /dev/shm} (e.g. {@code docker run --shm-size=2g}, or a Kubernetes {@code emptyDir} with
+         * {@code medium: Memory}).
+         */
+        @WithDefault("/dev/shm")
+        Path directory();
+
+        /**
+         * The size of each pool file; pools grow by files of this size, and a larger tensor gets a file of its own.
+         * Pool files are reserved and pre-faulted when created, so that writing a tensor never page-faults.
+         */
+        @WithDefault("64M")
+        MemorySize poolFileSize();
+
+        /**
+         * This process's quota of shared memory: all its pool files together. An allocation past it fails with a
+         * clear error.
+         */
+        @WithDefault("1G")
+        MemorySize maxSize();
+    }
+
+    interface EventBusConfig {
+
+        /**
+         * How long a tensor sent on a clustered event bus stays allocated for receivers in other processes to open,
+         * after its sender has closed it. Receivers that opened it hold it as long as they need it.
+         */
+        @WithDefault("30s")
+        Duration wireHold();
+    }
 
     interface RegistryConfig {
 

@@ -18,6 +18,12 @@ import io.quarkiverse.modelsharing.registry.RegistrySettings;
 import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.LoadMode;
 import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.ModelRuntimeConfig;
 import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.RegistryConfig;
+import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.SharedMemoryConfig;
+import io.quarkiverse.modelsharing.runtime.eventbus.TensorMessageCodec;
+import io.quarkiverse.modelsharing.shm.SharedMemory;
+import io.quarkiverse.modelsharing.shm.SharedMemoryPool;
+import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
+import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 import io.quarkus.runtime.RuntimeValue;
 import io.quarkus.runtime.ShutdownContext;
 import io.quarkus.runtime.annotations.Recorder;
@@ -65,6 +71,25 @@ public class ModelSharingRecorder {
             LOG.infof("Loaded model '%s' from %s at startup", name, registry.describe(name));
         });
         return new RuntimeValue<>(registry);
+    }
+
+    /**
+     * The application's tensor allocator: shared-memory pools when enabled and usable, this process's memory
+     * otherwise. Also what the event-bus codec sends and receives tensors with.
+     */
+    public RuntimeValue<TensorAllocator> createTensorAllocator(ShutdownContext shutdown) {
+        SharedMemoryConfig shm = config.getValue().sharedMemory();
+        TensorAllocator allocator = TensorAllocator.offHeap();
+        if (shm.enabled()) {
+            allocator = SharedMemory.allocator(new SharedMemorySettings(shm.directory(), shm.poolFileSize().asLongValue(),
+                    shm.maxSize().asLongValue(), SharedMemorySettings.DEFAULT_JANITOR_PERIOD));
+            if (allocator instanceof SharedMemoryPool pool) {
+                shutdown.addLastShutdownTask(pool::close);
+                LOG.debugf("Shared-memory tensors in %s", pool.directory());
+            }
+        }
+        TensorMessageCodec.configure(allocator, config.getValue().eventBus().wireHold());
+        return new RuntimeValue<>(allocator);
     }
 
     /** The placement-transparent inference handle for {@code @Model("name") InferenceModel}. */
