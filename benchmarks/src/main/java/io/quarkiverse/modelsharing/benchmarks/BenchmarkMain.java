@@ -1,6 +1,7 @@
 package io.quarkiverse.modelsharing.benchmarks;
 
 import java.util.Collection;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
@@ -21,8 +22,9 @@ public final class BenchmarkMain {
     }
 
     public static void main(String[] args) throws Exception {
-        Set<String> suites = Set.of((args.length == 0 || args[0].equals("all") ? "lookup,load,embedding,memory" : args[0])
-                .split(","));
+        Set<String> suites = Set.of((args.length == 0 || args[0].equals("all")
+                ? "lookup,load,embedding,memory,handoff,write,inference64"
+                : args[0]).split(","));
         StringBuilder report = new StringBuilder("\n== Quarkus Model Sharing benchmarks ==\n");
         if (suites.contains("lookup")) {
             Collection<RunResult> results = run(RegistryLookupBenchmark.class, 3, 3);
@@ -57,7 +59,54 @@ public final class BenchmarkMain {
             report.append(String.format(Locale.ROOT, "   saving: %.0f%% less resident memory%n",
                     100.0 * (1 - (double) kib[0] / kib[1])));
         }
+        if (suites.contains("handoff")) {
+            Collection<RunResult> results = new Runner(options(HandOffBenchmark.class).warmupIterations(2)
+                    .measurementIterations(3).warmupTime(TimeValue.seconds(1)).measurementTime(TimeValue.seconds(2))
+                    .jvmArgsAppend("-Xmx6g").build()).run();
+            report.append("hand-off, microseconds per tensor (same process: per consumer; across: descriptor to view):\n");
+            report.append(String.format(Locale.ROOT, "   %-10s %12s %12s %14s %14s %10s%n", "size", "ours same", "ours across",
+                    "Buffer copy", "serialization", "ratio*"));
+            for (String bytes : List.of("1024", "1048576", "67108864", "1073741824")) {
+                double same = score(results, "oursSameProcessReference", bytes);
+                double across = score(results, "oursAcrossProcessesDescriptor", bytes);
+                double copy = score(results, "baselineVertxBufferCopy", bytes);
+                double serial = score(results, "baselineJavaSerialization", bytes);
+                report.append(String.format(Locale.ROOT, "   %-10s %12.3f %12.3f %14.3f %14.3f %9.5fx%n", human(bytes), same,
+                        across, copy, serial, Math.max(same, across) / copy));
+            }
+            report.append("   * ours (the slower of the two) / Vert.x Buffer copy; target: ours under 10 us at every size\n");
+        }
+        if (suites.contains("write")) {
+            Collection<RunResult> results = new Runner(options(PoolWriteBenchmark.class).warmupIterations(3)
+                    .measurementIterations(5).build()).run();
+            double gib = PoolWriteBenchmark.BYTES / (double) (1L << 30);
+            double pool = gib / (score(results, "oursIntoPool") / 1000);
+            double memcpy = gib / (score(results, "baselineMemcpyOffHeap") / 1000);
+            double fresh = gib / (score(results, "baselineFreshTmpfsFile") / 1000);
+            report.append(line("write 256 MiB into a pool (GiB/s)", pool, "GiB/s", memcpy, "memcpy off-heap to off-heap"));
+            report.append(String.format(Locale.ROOT,
+                    "   target: pool/memcpy >= 0.90 -> %s; a fresh tmpfs file: %.2f GiB/s (%.2fx memcpy)%n",
+                    pool / memcpy >= 0.9 ? "met" : "NOT met", fresh, fresh / memcpy));
+        }
+        if (suites.contains("inference64")) {
+            Collection<RunResult> results = run(LargeInputInferenceBenchmark.class, 3, 5);
+            report.append(line("sum of a 64 MiB input, in place (shm)", score(results, "oursInPlaceFromSharedMemory"), "ms",
+                    score(results, "baselineHeapArrayCopiedIn"), "heap array copied in"));
+        }
         System.out.println(report);
+    }
+
+    private static double score(Collection<RunResult> results, String method, String bytes) {
+        return results.stream()
+                .filter(r -> r.getParams().getBenchmark().endsWith("." + method)
+                        && bytes.equals(r.getParams().getParam("bytes")))
+                .findFirst().orElseThrow(() -> new IllegalStateException("no result for " + method + " " + bytes))
+                .getPrimaryResult().getScore();
+    }
+
+    private static String human(String bytes) {
+        long n = Long.parseLong(bytes);
+        return n >= 1L << 30 ? (n >> 30) + " GiB" : n >= 1 << 20 ? (n >> 20) + " MiB" : (n >> 10) + " KiB";
     }
 
     private static Collection<RunResult> run(Class<?> benchmark, int warmups, int measurements) throws Exception {
