@@ -6,14 +6,9 @@ import java.io.ByteArrayOutputStream;
 import java.io.InputStreamReader;
 import java.io.ObjectInputStream;
 import java.io.ObjectOutputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.HexFormat;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -28,7 +23,6 @@ import org.openjdk.jmh.annotations.TearDown;
 
 import io.quarkiverse.modelsharing.runtime.eventbus.TensorMessageCodec;
 import io.quarkiverse.modelsharing.shm.SharedMemoryPool;
-import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
 import io.quarkiverse.modelsharing.shm.TensorDescriptor;
 import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkiverse.modelsharing.tensor.Tensor;
@@ -52,7 +46,7 @@ public class HandOffBenchmark {
     @Param({ "1024", "1048576", "67108864", "1073741824" })
     public long bytes;
 
-    private Path root;
+    private BenchmarkShm shm;
     private SharedMemoryPool pool;
     private Tensor tensor;
     private Buffer buffer;
@@ -63,15 +57,15 @@ public class HandOffBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
-        root = Files.createDirectory(Path.of("/dev/shm", "qms-bench-" + UUID.randomUUID()));
-        pool = SharedMemoryPool.open(new SharedMemorySettings(root, 64L << 20, 3L << 30, Duration.ofSeconds(1)));
+        shm = new BenchmarkShm(64L << 20, 3L << 30);
+        pool = shm.pool;
         TensorMessageCodec.configure(pool, Duration.ofSeconds(30));
         tensor = pool.allocate(DType.F32, bytes / 4);
         buffer = Buffer.buffer(tensor.toByteArray());
         array = new float[(int) (bytes / 4)];
         producer = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-Xmx256m",
                 "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                DescriptorHolder.class.getName(), root.toString(), Long.toString(bytes))
+                DescriptorHolder.class.getName(), shm.root.toString(), Long.toString(bytes))
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
         String line = new BufferedReader(new InputStreamReader(producer.getInputStream())).readLine();
         foreignDescriptor = HexFormat.of().parseHex(line);
@@ -83,10 +77,7 @@ public class HandOffBenchmark {
         producer.getOutputStream().close();
         producer.waitFor(30, TimeUnit.SECONDS);
         tensor.close();
-        pool.close();
-        try (Stream<Path> tree = Files.walk(root)) {
-            tree.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
-        }
+        shm.close();
     }
 
     @Benchmark

@@ -1,15 +1,9 @@
 package io.quarkiverse.modelsharing.benchmarks;
 
 import java.nio.FloatBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -29,8 +23,6 @@ import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.onnx.OnnxModel;
 import io.quarkiverse.modelsharing.onnx.OnnxModelBuilder;
 import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
-import io.quarkiverse.modelsharing.shm.SharedMemoryPool;
-import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
 import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkiverse.modelsharing.tensor.Tensor;
 
@@ -45,23 +37,21 @@ public class LargeInputInferenceBenchmark {
 
     static final int FLOATS = 16 << 20;
 
-    private Path root;
-    private SharedMemoryPool pool;
+    private BenchmarkShm shm;
     private OnnxModel model;
     private Tensor shared;
     private float[] heap;
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
-        root = Files.createDirectory(Path.of("/dev/shm", "qms-bench-" + UUID.randomUUID()));
-        pool = SharedMemoryPool.open(new SharedMemorySettings(root, 128L << 20, 256L << 20, Duration.ofSeconds(1)));
+        shm = new BenchmarkShm(128L << 20, 256L << 20);
         byte[] sum = OnnxModelBuilder.create("sum")
                 .input("x", DType.F32, FLOATS)
                 .node("ReduceSum", List.of("x"), List.of("s"), Map.of("keepdims", 0L))
                 .output("s", DType.F32)
                 .build();
         model = OnnxModelLoader.of("sum", ModelSource.bytes("sum", sum)).load();
-        shared = pool.allocate(DType.F32, FLOATS);
+        shared = shm.pool.allocate(DType.F32, FLOATS);
         heap = new float[FLOATS];
         for (int i = 0; i < FLOATS; i++) {
             shared.setFloat(i, 1);
@@ -73,10 +63,7 @@ public class LargeInputInferenceBenchmark {
     public void tearDown() throws Exception {
         shared.close();
         model.close();
-        pool.close();
-        try (Stream<Path> tree = Files.walk(root)) {
-            tree.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
-        }
+        shm.close();
     }
 
     @Benchmark

@@ -7,11 +7,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.time.Duration;
-import java.util.Comparator;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -24,7 +20,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
 import io.quarkiverse.modelsharing.shm.SharedMemoryPool;
-import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
 import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkiverse.modelsharing.tensor.Tensor;
 
@@ -40,7 +35,7 @@ public class PoolWriteBenchmark {
 
     static final long BYTES = 256L << 20;
 
-    private Path root;
+    private BenchmarkShm shm;
     private SharedMemoryPool pool;
     private Arena arena;
     private MemorySegment source;
@@ -49,9 +44,8 @@ public class PoolWriteBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() throws IOException {
-        root = Files.createDirectory(Path.of("/dev/shm", "qms-bench-" + UUID.randomUUID()));
-        pool = SharedMemoryPool.open(new SharedMemorySettings(root, BYTES + (1 << 20), 2 * BYTES + (2 << 20),
-                Duration.ofSeconds(1)));
+        shm = new BenchmarkShm(BYTES + (1 << 20), 2 * BYTES + (2 << 20));
+        pool = shm.pool;
         arena = Arena.ofShared();
         source = arena.allocate(BYTES, 64);
         target = arena.allocate(BYTES, 64);
@@ -62,11 +56,8 @@ public class PoolWriteBenchmark {
 
     @TearDown(Level.Trial)
     public void tearDown() throws IOException {
-        pool.close();
         arena.close();
-        try (Stream<Path> tree = Files.walk(root)) {
-            tree.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
-        }
+        shm.close();
     }
 
     @Benchmark
@@ -85,7 +76,7 @@ public class PoolWriteBenchmark {
 
     @Benchmark
     public long baselineFreshTmpfsFile() throws IOException {
-        Path file = root.resolve("fresh-" + fresh++);
+        Path file = shm.root.resolve("fresh-" + fresh++);
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.READ,
                 StandardOpenOption.WRITE); Arena mapping = Arena.ofConfined()) {
             channel.truncate(BYTES);

@@ -115,13 +115,6 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
     }
 
     @Override
-    public Tensor allocate(DType dtype, long... shape) {
-        Tensor tensor = allocateUninitialized(dtype, shape);
-        tensor.segment().fill((byte) 0);
-        return tensor;
-    }
-
-    @Override
     public Tensor allocateUninitialized(DType dtype, long... shape) {
         long length = Math.multiplyExact(elements(shape), dtype.byteSize());
         return Tensor.of(reserve(length, () -> {
@@ -305,13 +298,6 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
         private Session(String name, long quotaBytes) {
             this.name = name;
             this.quotaBytes = quotaBytes;
-        }
-
-        @Override
-        public Tensor allocate(DType dtype, long... shape) {
-            Tensor tensor = allocateUninitialized(dtype, shape);
-            tensor.segment().fill((byte) 0);
-            return tensor;
         }
 
         @Override

@@ -6,7 +6,11 @@ package io.quarkiverse.modelsharing.tensor;
 public interface TensorAllocator {
 
     /** A zero-filled tensor. */
-    Tensor allocate(DType dtype, long... shape);
+    default Tensor allocate(DType dtype, long... shape) {
+        Tensor tensor = allocateUninitialized(dtype, shape);
+        tensor.segment().fill((byte) 0);
+        return tensor;
+    }
 
     /** A tensor whose contents are undefined, for a producer that writes every element. */
     Tensor allocateUninitialized(DType dtype, long... shape);
