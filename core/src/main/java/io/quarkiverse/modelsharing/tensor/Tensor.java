@@ -264,6 +264,16 @@ public final class Tensor implements AutoCloseable {
         return tracked;
     }
 
+    /**
+     * Adds to what a leak report of this tracked reference says about where it came from, e.g. the event-bus address
+     * it was delivered on. Does nothing for references that are not tracked.
+     */
+    public void noteOrigin(String where) {
+        if (leakGuard != null) {
+            leakGuard.description = leakGuard.description + " " + where;
+        }
+    }
+
     /** A new reference to the same bytes under another shape with the same element count. */
     public Tensor reshape(long... newShape) {
         long[] dims = checkShape(newShape);
@@ -450,8 +460,8 @@ public final class Tensor implements AutoCloseable {
     /** The clean-up of a tracked reference; holds no reference to the tensor, so that it can become unreachable. */
     private static final class LeakGuard implements Runnable {
         private final TensorStorage storage;
-        private final String description;
         private final Consumer<String> onLeak;
+        volatile String description;
         volatile boolean closed;
         Cleaner.Cleanable cleanable;
 

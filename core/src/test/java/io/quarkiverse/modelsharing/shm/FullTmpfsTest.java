@@ -46,6 +46,20 @@ class FullTmpfsTest {
         }
     }
 
+    @Test
+    void aReadOnlyTmpfsFallsBackToOffHeap() throws Exception {
+        Path mount = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "readonly-tmpfs");
+        run("mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", mount.toString());
+        try {
+            SharedMemorySettings settings = new SharedMemorySettings(mount, 512 * 1024, 8L << 20, Duration.ofSeconds(1));
+            assertEquals(mount + " is read-only", SharedMemory.unusable(settings).orElseThrow());
+            assertEquals(io.quarkiverse.modelsharing.tensor.StorageKind.OFF_HEAP, SharedMemory.allocator(settings).kind());
+        } finally {
+            run("umount", mount.toString());
+            Files.delete(mount);
+        }
+    }
+
     private static void run(String... command) throws IOException, InterruptedException {
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         String output = new String(process.getInputStream().readAllBytes());

@@ -100,6 +100,7 @@ class EventBusTensorTest {
         }
         assertEquals(1, warnings.size(), warnings.toString());
         assertTrue(warnings.get(0).contains("F32[2] received from the event bus on thread"), warnings.get(0));
+        assertTrue(warnings.get(0).contains("on address 'tensors.leaky'"), warnings.get(0));
         assertTrue(warnings.get(0).contains("was never closed by its consumer"), warnings.get(0));
     }
 

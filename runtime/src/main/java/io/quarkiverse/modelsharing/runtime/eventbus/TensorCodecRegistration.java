@@ -18,5 +18,12 @@ public class TensorCodecRegistration {
     void register(@Observes StartupEvent startup, Vertx vertx) {
         vertx.eventBus().unregisterDefaultCodec(Tensor.class);
         vertx.eventBus().registerDefaultCodec(Tensor.class, new TensorMessageCodec());
+        // the codec cannot see the address; tell a received tensor where it was delivered, for its leak report
+        vertx.eventBus().addInboundInterceptor(delivery -> {
+            if (delivery.message().body() instanceof Tensor tensor) {
+                tensor.noteOrigin("on address '" + delivery.message().address() + "'");
+            }
+            delivery.next();
+        });
     }
 }
