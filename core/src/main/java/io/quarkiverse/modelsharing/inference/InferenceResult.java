@@ -16,10 +16,18 @@ public final class InferenceResult implements AutoCloseable {
 
     private final String model;
     private final Map<String, Tensor> outputs;
+    private final Runnable onClose;
 
     public InferenceResult(String model, Map<String, Tensor> outputs) {
+        this(model, outputs, () -> {
+        });
+    }
+
+    /** A result that also runs {@code onClose} when closed, e.g. to give leased outputs back to a worker. */
+    public InferenceResult(String model, Map<String, Tensor> outputs, Runnable onClose) {
         this.model = model;
         this.outputs = Collections.unmodifiableMap(new LinkedHashMap<>(outputs));
+        this.onClose = onClose;
     }
 
     /** The output called {@code name}. */
@@ -44,6 +52,10 @@ public final class InferenceResult implements AutoCloseable {
 
     @Override
     public void close() {
-        outputs.values().forEach(Tensor::close);
+        try {
+            outputs.values().forEach(Tensor::close);
+        } finally {
+            onClose.run();
+        }
     }
 }

@@ -3,6 +3,8 @@ package io.quarkiverse.modelsharing.protocol;
 import java.util.List;
 import java.util.Map;
 
+import io.quarkiverse.modelsharing.tensor.TensorSpec;
+
 /**
  * The messages of the worker protocol. Every frame carries the request id it belongs to, so that a connection can
  * have many requests in flight; {@link FrameCodec} defines the one binary layout.
@@ -29,8 +31,12 @@ public sealed interface Frame {
     record Load(long requestId, String model) implements Frame {
     }
 
-    /** The model is loaded. */
-    record Loaded(long requestId, String model) implements Frame {
+    /** The model is loaded; its inputs and outputs, so that clients can check requests before sending them. */
+    record Loaded(long requestId, String model, List<TensorSpec> inputs, List<TensorSpec> outputs) implements Frame {
+        public Loaded {
+            inputs = List.copyOf(inputs);
+            outputs = List.copyOf(outputs);
+        }
     }
 
     /** Run a model; a timeout of 0 means the worker's default. */
@@ -84,6 +90,7 @@ public sealed interface Frame {
         TIMEOUT,
         CANCELLED,
         WORKER_UNAVAILABLE,
-        INTERNAL
+        INTERNAL,
+        FORBIDDEN
     }
 }

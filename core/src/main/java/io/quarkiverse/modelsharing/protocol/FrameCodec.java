@@ -17,6 +17,7 @@ import io.quarkiverse.modelsharing.shm.SharedMemoryException;
 import io.quarkiverse.modelsharing.shm.TensorDescriptor;
 import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkiverse.modelsharing.tensor.TensorException;
+import io.quarkiverse.modelsharing.tensor.TensorSpec;
 
 /**
  * The worker protocol's one binary frame format, version 1, little-endian:
@@ -32,13 +33,15 @@ import io.quarkiverse.modelsharing.tensor.TensorException;
  * 16     4     payload length, at most the codec's bound
  * 20     ...   payload, by type:
  *   hello, welcome   u8 version, u32 capabilities, string name
- *   load, loaded     string model
+ *   load             string model
+ *   loaded           string model, u16 count, count x spec (inputs), u16 count, count x spec (outputs)
  *   infer            string model, u32 timeout ms, u16 count, count x tensor
  *   result           u16 count, count x tensor
  *   error            u8 code, string message
  *   status reply     u16 count, count x (string name, string value)
  *   release, status, heartbeat, cancel: empty
  * string: u16 byte length (at most 4096), UTF-8
+ * spec: string name, u8 dtype (ONNX code), u8 rank, rank x i64 dimension (-1: free)
  * tensor: string name, u8 kind; kind 1: u16 length + a shared-memory descriptor;
  *         kind 0 (inline): u8 dtype (ONNX code), u8 rank, rank x i64 shape, u32 byte length, the bytes
  * </pre>
@@ -91,7 +94,7 @@ public final class FrameCodec {
                 yield LOAD;
             }
             case Frame.Loaded l -> {
-                payload.string(l.model());
+                payload.string(l.model()).specs(l.inputs()).specs(l.outputs());
                 yield LOADED;
             }
             case Frame.Infer i -> {
@@ -172,7 +175,7 @@ public final class FrameCodec {
                 case HELLO -> new Frame.Hello(requestId, payload.u8(), payload.u32(), payload.string());
                 case WELCOME -> new Frame.Welcome(requestId, payload.u8(), payload.u32(), payload.string());
                 case LOAD -> new Frame.Load(requestId, payload.string());
-                case LOADED -> new Frame.Loaded(requestId, payload.string());
+                case LOADED -> new Frame.Loaded(requestId, payload.string(), payload.specs(), payload.specs());
                 case INFER -> new Frame.Infer(requestId, payload.string(), payload.u32(), payload.tensors());
                 case RESULT -> new Frame.Result(requestId, payload.tensors());
                 case ERROR -> new Frame.Error(requestId, payload.errorCode(), payload.string());
@@ -229,6 +232,20 @@ public final class FrameCodec {
                         + "-byte bound");
             }
             room(2 + bytes.length).buffer.putShort((short) bytes.length).put(bytes);
+            return this;
+        }
+
+        Writer specs(List<TensorSpec> specs) {
+            if (specs.size() > MAX_TENSORS) {
+                throw new ProtocolException(specs.size() + " tensor specs exceed the bound of " + MAX_TENSORS);
+            }
+            u16(specs.size());
+            for (TensorSpec spec : specs) {
+                string(spec.name()).u8(spec.dtype().onnxCode()).u8(spec.shape().length);
+                for (long dim : spec.shape()) {
+                    room(8).buffer.putLong(dim);
+                }
+            }
             return this;
         }
 
@@ -315,6 +332,36 @@ public final class FrameCodec {
                 values.put(string(), string());
             }
             return values;
+        }
+
+        List<TensorSpec> specs() {
+            int count = u16();
+            if (count > MAX_TENSORS) {
+                throw new ProtocolException(count + " tensor specs exceed the bound of " + MAX_TENSORS);
+            }
+            List<TensorSpec> specs = new ArrayList<>(Math.min(count, 16));
+            for (int i = 0; i < count; i++) {
+                String name = string();
+                DType dtype;
+                try {
+                    dtype = DType.fromOnnxCode(u8());
+                } catch (TensorException e) {
+                    throw new ProtocolException("spec '" + name + "': " + e.getMessage());
+                }
+                int rank = u8();
+                if (rank > 8 || 8L * rank > in.remaining()) {
+                    throw new ProtocolException("spec '" + name + "': rank " + rank + " is over 8 or runs past the frame");
+                }
+                long[] shape = new long[rank];
+                for (int axis = 0; axis < rank; axis++) {
+                    shape[axis] = in.getLong();
+                    if (shape[axis] < -1) {
+                        throw new ProtocolException("spec '" + name + "': dimension " + axis + " is " + shape[axis]);
+                    }
+                }
+                specs.add(new TensorSpec(name, dtype, shape));
+            }
+            return specs;
         }
 
         List<WireTensor> tensors() {

@@ -14,11 +14,13 @@ final class MappedViewStorage extends TensorStorage {
     private final MemorySegment data;
     private final MemorySegment pool;
     private final long headerOffset;
+    private final long counted;
 
-    MappedViewStorage(MemorySegment data, MemorySegment pool, long headerOffset) {
+    MappedViewStorage(MemorySegment data, MemorySegment pool, long headerOffset, long counted) {
         this.data = data;
         this.pool = pool;
         this.headerOffset = headerOffset;
+        this.counted = counted;
     }
 
     @Override
@@ -33,6 +35,6 @@ final class MappedViewStorage extends TensorStorage {
 
     @Override
     protected void free() {
-        BlockLayout.addReferences(pool, headerOffset, -1);
+        BlockLayout.addReferences(pool, headerOffset, -counted);
     }
 }

@@ -143,6 +143,18 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
      * the generation the descriptor names.
      */
     public Tensor open(TensorDescriptor descriptor) {
+        return open(descriptor, true);
+    }
+
+    /**
+     * A read-only view that does not count itself in the block: for a block whose lifetime something else holds,
+     * such as a worker's output leased to a connection. The view must not be used once that lease has ended.
+     */
+    public Tensor openLeased(TensorDescriptor descriptor) {
+        return open(descriptor, false);
+    }
+
+    private Tensor open(TensorDescriptor descriptor, boolean counted) {
         PoolFile file = files.stream().filter(f -> f.id.equals(descriptor.poolId())).findFirst()
                 .orElseGet(() -> foreign.computeIfAbsent(descriptor.poolId(), this::mapForeign));
         MemorySegment memory = file.segment;
@@ -158,19 +170,20 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
             throw new SharedMemoryException(descriptor + " does not point at a tensor block in pool " + file.path);
         }
         // Count this view before checking the generation: see BlockLayout.
-        BlockLayout.addReferences(memory, header, 1);
+        long count = counted ? 1 : 0;
+        BlockLayout.addReferences(memory, header, count);
         if (BlockLayout.generation(memory, header) != descriptor.generation()) {
-            BlockLayout.addReferences(memory, header, -1);
+            BlockLayout.addReferences(memory, header, -count);
             throw new SharedMemoryException(descriptor + " names a block that was freed or reused: its owner released"
                     + " the tensor before this process opened it");
         }
         if (descriptor.byteOffset() + descriptor.length() > BlockLayout.length(memory, header)) {
-            BlockLayout.addReferences(memory, header, -1);
+            BlockLayout.addReferences(memory, header, -count);
             throw new SharedMemoryException(descriptor + " runs past the end of its " + BlockLayout.length(memory, header)
                     + "-byte block");
         }
         MemorySegment data = memory.asSlice(offset + descriptor.byteOffset(), descriptor.length()).asReadOnly();
-        return Tensor.of(new MappedViewStorage(data, memory, header), descriptor.dtype(), descriptor.shape());
+        return Tensor.of(new MappedViewStorage(data, memory, header, count), descriptor.dtype(), descriptor.shape());
     }
 
     /** Bytes of tensors currently allocated by this process. */

@@ -41,6 +41,27 @@ public final class TinyModels {
         return out;
     }
 
+    /**
+     * y = x·W·W·…·W ({@code repeats} products of {@code size}×{@code size} matrices): a model that takes long
+     * enough to run that a test can act while it runs.
+     */
+    public static byte[] slow(int size, int repeats) {
+        float[] identity = new float[size * size];
+        for (int i = 0; i < size; i++) {
+            identity[i * size + i] = 1;
+        }
+        OnnxModelBuilder model = OnnxModelBuilder.create("slow")
+                .input("x", DType.F32, size, size)
+                .initializer("w", identity, size, size);
+        String previous = "x";
+        for (int r = 0; r < repeats; r++) {
+            String next = r == repeats - 1 ? "y" : "h" + r;
+            model.node("MatMul", List.of(previous, "w"), List.of(next));
+            previous = next;
+        }
+        return model.output("y", DType.F32, size, size).build();
+    }
+
     /** z = a + b for I64 tensors of shape [?]: two inputs of another dtype. */
     public static byte[] addInt64() {
         return OnnxModelBuilder.create("add")

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 
 import io.quarkiverse.modelsharing.shm.TensorDescriptor;
 import io.quarkiverse.modelsharing.tensor.DType;
+import io.quarkiverse.modelsharing.tensor.TensorSpec;
 
 class FrameCodecTest {
 
@@ -26,7 +27,8 @@ class FrameCodecTest {
             new Frame.Hello(0, 1, Frame.SHARED_MEMORY | Frame.INLINE_TENSORS, "app-1"),
             new Frame.Welcome(0, 1, Frame.SHARED_MEMORY | Frame.BATCHING, "worker cpu #0"),
             new Frame.Load(7, "embedder"),
-            new Frame.Loaded(7, "embedder"),
+            new Frame.Loaded(7, "embedder", List.of(new TensorSpec("input_ids", DType.I64, new long[] { -1, -1 })),
+                    List.of(new TensorSpec("last_hidden_state", DType.F32, new long[] { -1, -1, 384 }))),
             new Frame.Infer(8, "embedder", 250, List.of(new WireTensor.Shared("input_ids", DESCRIPTOR),
                     new WireTensor.Inline("mask", DType.I64, new long[] { 1, 2 }, new byte[16]))),
             new Frame.Result(8, List.of(new WireTensor.Shared("last_hidden_state", DESCRIPTOR))),

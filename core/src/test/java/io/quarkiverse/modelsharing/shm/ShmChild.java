@@ -40,13 +40,14 @@ public final class ShmChild {
 
     static ProcessBuilder command(String... args) {
         String java = ProcessHandle.current().info().command().orElse("java");
-        String[] command = new String[args.length + 5];
+        String[] command = new String[args.length + 6];
         command[0] = java;
         command[1] = "--enable-native-access=ALL-UNNAMED";
-        command[2] = "-cp";
-        command[3] = System.getProperty("java.class.path");
-        command[4] = ShmChild.class.getName();
-        System.arraycopy(args, 0, command, 5, args.length);
+        command[2] = "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir");
+        command[3] = "-cp";
+        command[4] = System.getProperty("java.class.path");
+        command[5] = ShmChild.class.getName();
+        System.arraycopy(args, 0, command, 6, args.length);
         return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
     }
 }

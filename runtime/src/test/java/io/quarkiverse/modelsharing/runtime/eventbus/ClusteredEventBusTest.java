@@ -37,7 +37,8 @@ class ClusteredEventBusTest {
         SharedMemorySettings settings = new SharedMemorySettings(root, 1 << 20, 8 << 20, Duration.ofSeconds(1));
         try (SharedMemoryPool pool = SharedMemoryPool.open(settings)) {
             child = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
-                    "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                    "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
+                    "-cp", System.getProperty("java.class.path"),
                     ClusterNode.class.getName(), cluster, root.toString())
                     .redirectError(ProcessBuilder.Redirect.INHERIT).start();
             BufferedReader childOut = new BufferedReader(new InputStreamReader(child.getInputStream()));

@@ -1,0 +1,274 @@
+package io.quarkiverse.modelsharing.worker;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+
+import io.quarkiverse.modelsharing.ModelSharingException;
+import io.quarkiverse.modelsharing.inference.InferenceModel;
+import io.quarkiverse.modelsharing.inference.InferenceResult;
+import io.quarkiverse.modelsharing.protocol.Frame;
+import io.quarkiverse.modelsharing.protocol.FrameChannel;
+import io.quarkiverse.modelsharing.protocol.FrameCodec;
+import io.quarkiverse.modelsharing.protocol.ProtocolException;
+import io.quarkiverse.modelsharing.registry.ModelHandle;
+import io.quarkiverse.modelsharing.registry.ModelNotFoundException;
+import io.quarkiverse.modelsharing.registry.ModelRegistry;
+import io.quarkiverse.modelsharing.tensor.StorageKind;
+import io.quarkiverse.modelsharing.tensor.Tensor;
+import io.quarkiverse.modelsharing.tensor.TensorAllocator;
+import io.quarkiverse.modelsharing.tensor.TensorException;
+import jdk.net.ExtendedSocketOptions;
+import jdk.net.UnixDomainPrincipal;
+
+/**
+ * A worker daemon: serves the models of its registry to every process of the allowed users on the host, over a
+ * Unix domain socket. Inputs arrive as shared-memory descriptors and are read in place; outputs are written into
+ * the worker's pool and leased to the connection until the client releases them or disconnects.
+ */
+public final class WorkerServer implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(WorkerServer.class.getName());
+
+    private final WorkerSettings settings;
+    private final ModelRegistry registry;
+    private final TensorAllocator allocator;
+    private final FrameCodec codec = new FrameCodec();
+    private final ServerSocketChannel server;
+    private final ThreadPoolExecutor executor;
+    private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+    private final String self = System.getProperty("user.name");
+    private volatile boolean closed;
+
+    private WorkerServer(WorkerSettings settings, ModelRegistry registry, TensorAllocator allocator) throws IOException {
+        this.settings = settings;
+        this.registry = registry;
+        this.allocator = allocator;
+        Files.deleteIfExists(settings.socket());
+        this.server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        server.bind(UnixDomainSocketAddress.of(settings.socket()));
+        Files.setPosixFilePermissions(settings.socket(), PosixFilePermissions.fromString("rw-------"));
+        this.executor = new ThreadPoolExecutor(settings.threads(), settings.threads(), 0, TimeUnit.SECONDS,
+                new ArrayBlockingQueue<>(settings.maxQueue()), Thread.ofPlatform().name("worker-inference-", 0).factory());
+        Thread.ofPlatform().name("worker-accept").daemon().start(this::accept);
+    }
+
+    /** Starts serving on the settings' socket. */
+    public static WorkerServer start(WorkerSettings settings, ModelRegistry registry, TensorAllocator allocator)
+            throws IOException {
+        return new WorkerServer(settings, registry, allocator);
+    }
+
+    public int queueDepth() {
+        return executor.getQueue().size();
+    }
+
+    @Override
+    public void close() throws IOException {
+        closed = true;
+        server.close();
+        connections.forEach(Connection::close);
+        executor.shutdownNow();
+        Files.deleteIfExists(settings.socket());
+    }
+
+    private void accept() {
+        while (!closed) {
+            try {
+                SocketChannel channel = server.accept();
+                Connection connection = new Connection(new FrameChannel(channel, codec));
+                connections.add(connection);
+                Thread.ofVirtual().name("worker-connection").start(connection::serve);
+            } catch (ClosedChannelException e) {
+                return;
+            } catch (IOException e) {
+                LOG.log(Level.WARNING, "Accepting a connection failed", e);
+            }
+        }
+    }
+
+    /** One client connection: its requests in flight and the outputs leased to it. */
+    private final class Connection {
+        private final FrameChannel channel;
+        private final Map<Long, List<Tensor>> leases = new ConcurrentHashMap<>();
+        private final Map<Long, Future<?>> pending = new ConcurrentHashMap<>();
+        private volatile boolean open = true;
+
+        Connection(FrameChannel channel) {
+            this.channel = channel;
+        }
+
+        void serve() {
+            try {
+                if (!admit()) {
+                    return;
+                }
+                while (open) {
+                    handle(channel.read());
+                }
+            } catch (ProtocolException e) {
+                reply(new Frame.Error(0, Frame.ErrorCode.PROTOCOL, e.getMessage()));
+            } catch (IOException e) {
+                // the client went away
+            } finally {
+                close();
+            }
+        }
+
+        /** Checks the peer's user and the hello; refuses with a reason the client can show. */
+        private boolean admit() throws IOException {
+            UnixDomainPrincipal peer = channel.socket().getOption(ExtendedSocketOptions.SO_PEERCRED);
+            String user = peer.user().getName();
+            Set<String> allowed = settings.allowedUsers().isEmpty() ? Set.of(self) : settings.allowedUsers();
+            if (!allowed.contains(user)) {
+                reply(new Frame.Error(0, Frame.ErrorCode.FORBIDDEN, "User '" + user + "' may not use worker '"
+                        + settings.name() + "'; allowed users: " + new TreeSet<>(allowed)));
+                return false;
+            }
+            Frame hello = channel.read();
+            if (!(hello instanceof Frame.Hello h) || h.version() != FrameCodec.VERSION) {
+                reply(new Frame.Error(0, Frame.ErrorCode.PROTOCOL, "expected a version-" + FrameCodec.VERSION
+                        + " hello, got " + hello));
+                return false;
+            }
+            int capabilities = Frame.INLINE_TENSORS | (allocator.kind() == StorageKind.SHARED ? Frame.SHARED_MEMORY : 0);
+            reply(new Frame.Welcome(0, FrameCodec.VERSION, capabilities, settings.name()));
+            return true;
+        }
+
+        private void handle(Frame frame) {
+            switch (frame) {
+                case Frame.Load load -> load(load);
+                case Frame.Infer infer -> submit(infer);
+                case Frame.Release release -> release(release.requestId());
+                case Frame.Cancel cancel -> cancel(cancel.requestId());
+                case Frame.Status status -> reply(new Frame.StatusReply(status.requestId(), Map.of(
+                        "models", String.join(",", new TreeSet<>(registry.names())),
+                        "queue", Integer.toString(queueDepth()),
+                        "leases", Integer.toString(leases.size()))));
+                case Frame.Heartbeat heartbeat -> reply(heartbeat);
+                default -> reply(new Frame.Error(frame.requestId(), Frame.ErrorCode.PROTOCOL,
+                        "a worker does not take " + frame.getClass().getSimpleName() + " frames"));
+            }
+        }
+
+        private void load(Frame.Load load) {
+            try (ModelHandle<InferenceModel> handle = registry.acquire(load.model(), InferenceModel.class)) {
+                reply(new Frame.Loaded(load.requestId(), handle.name(), handle.get().inputs(), handle.get().outputs()));
+            } catch (ModelNotFoundException e) {
+                reply(new Frame.Error(load.requestId(), Frame.ErrorCode.UNKNOWN_MODEL, e.getMessage()));
+            } catch (ModelSharingException e) {
+                reply(new Frame.Error(load.requestId(), Frame.ErrorCode.LOAD_FAILED, e.getMessage()));
+            }
+        }
+
+        private void submit(Frame.Infer infer) {
+            long deadline = System.nanoTime()
+                    + TimeUnit.MILLISECONDS
+                            .toNanos(infer.timeoutMillis() > 0 ? infer.timeoutMillis() : settings.defaultTimeout().toMillis());
+            try {
+                pending.put(infer.requestId(), executor.submit(() -> run(infer, deadline)));
+            } catch (RejectedExecutionException e) {
+                reply(new Frame.Error(infer.requestId(), Frame.ErrorCode.OVERLOADED, "Worker '" + settings.name()
+                        + "' is overloaded: " + settings.maxQueue() + " requests are already waiting; retry later"));
+            }
+        }
+
+        private void run(Frame.Infer infer, long deadline) {
+            long id = infer.requestId();
+            try {
+                if (!open) {
+                    return;
+                }
+                if (System.nanoTime() > deadline) {
+                    reply(new Frame.Error(id, Frame.ErrorCode.TIMEOUT, "Request " + id + " for model '" + infer.model()
+                            + "' waited past its deadline in the worker's queue"));
+                    return;
+                }
+                Map<String, Tensor> inputs = WireTensors.fromWire(infer.inputs(), allocator, false);
+                try (ModelHandle<InferenceModel> handle = registry.acquire(infer.model(), InferenceModel.class)) {
+                    InferenceResult result = handle.get().run(inputs, allocator);
+                    List<Tensor> outputs = new ArrayList<>(result.asMap().values());
+                    List<Tensor> extra = new ArrayList<>();
+                    var wire = WireTensors.toWire(result.asMap(), allocator, extra);
+                    outputs.addAll(extra);
+                    leases.put(id, outputs);
+                    if (!open) {
+                        release(id);
+                        return;
+                    }
+                    reply(new Frame.Result(id, wire));
+                } finally {
+                    inputs.values().forEach(Tensor::close);
+                }
+            } catch (ModelNotFoundException e) {
+                reply(new Frame.Error(id, Frame.ErrorCode.UNKNOWN_MODEL, e.getMessage()));
+            } catch (TensorException | WorkerException e) {
+                reply(new Frame.Error(id, Frame.ErrorCode.INVALID_INPUT, e.getMessage()));
+            } catch (RuntimeException e) {
+                reply(new Frame.Error(id, Frame.ErrorCode.INTERNAL, "Model '" + infer.model() + "' failed: " + e.getMessage()));
+            } finally {
+                pending.remove(id);
+            }
+        }
+
+        private void cancel(long id) {
+            Future<?> future = pending.remove(id);
+            if (future != null && future.cancel(false)) {
+                reply(new Frame.Error(id, Frame.ErrorCode.CANCELLED, "Request " + id + " was cancelled before it ran"));
+            } else {
+                release(id);
+            }
+        }
+
+        private void release(long id) {
+            List<Tensor> leased = leases.remove(id);
+            if (leased != null) {
+                leased.forEach(Tensor::close);
+            }
+        }
+
+        private void reply(Frame frame) {
+            try {
+                channel.write(frame);
+            } catch (IOException e) {
+                close();
+            }
+        }
+
+        /** Ends the connection: every lease it held is released at once, whatever state it was in. */
+        void close() {
+            if (!open) {
+                return;
+            }
+            open = false;
+            connections.remove(this);
+            pending.values().forEach(future -> future.cancel(false));
+            pending.clear();
+            List<Long> leased = new ArrayList<>(leases.keySet());
+            leased.forEach(this::release);
+            try {
+                channel.close();
+            } catch (IOException e) {
+                // already gone
+            }
+        }
+    }
+}

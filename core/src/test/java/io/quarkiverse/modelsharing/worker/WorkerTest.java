@@ -1,0 +1,171 @@
+package io.quarkiverse.modelsharing.worker;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import io.quarkiverse.modelsharing.inference.InferenceResult;
+import io.quarkiverse.modelsharing.inference.RegistryInferenceModel;
+import io.quarkiverse.modelsharing.onnx.ModelSource;
+import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
+import io.quarkiverse.modelsharing.onnx.TinyModels;
+import io.quarkiverse.modelsharing.protocol.Frame;
+import io.quarkiverse.modelsharing.registry.ModelRegistry;
+import io.quarkiverse.modelsharing.shm.SharedMemoryPool;
+import io.quarkiverse.modelsharing.shm.ShmTestRoots;
+import io.quarkiverse.modelsharing.tensor.DType;
+import io.quarkiverse.modelsharing.tensor.StorageKind;
+import io.quarkiverse.modelsharing.tensor.Tensor;
+
+/** A worker in this JVM, a client in this JVM, each with its own shared-memory pool: the protocol end to end. */
+class WorkerTest {
+
+    static final float[] ROW = { 1, 2, 3, 4 };
+
+    ShmTestRoots.Root shm;
+    Path socket;
+    ModelRegistry registry;
+    SharedMemoryPool workerPool;
+    SharedMemoryPool clientPool;
+    WorkerServer server;
+
+    @BeforeEach
+    void startWorker() throws Exception {
+        shm = ShmTestRoots.create();
+        socket = shm.root.resolve("worker.sock");
+        registry = ModelRegistry.builder().build();
+        registry.register("affine", OnnxModelLoader.of("affine", ModelSource.bytes("affine", TinyModels.affine())));
+        registry.register("slow", OnnxModelLoader.of("slow", ModelSource.bytes("slow", TinyModels.slow(256, 40))));
+        workerPool = SharedMemoryPool.open(shm.settings(1 << 20, 16 << 20));
+        clientPool = SharedMemoryPool.open(shm.settings(1 << 20, 16 << 20));
+        server = WorkerServer.start(new WorkerSettings(socket, Set.of(), 1, 1, Duration.ofSeconds(30), "test-worker"),
+                registry, workerPool);
+    }
+
+    @AfterEach
+    void stopWorker() throws Exception {
+        server.close();
+        registry.close();
+        clientPool.close();
+        workerPool.close();
+        shm.close();
+    }
+
+    @Test
+    void aWorkerGivesTheSameResultsAsInProcess() {
+        try (WorkerClient client = WorkerClient.connect(socket, clientPool, "test");
+                Tensor shared = clientPool.allocate(DType.F32, 1, 4);
+                Tensor offHeap = Tensor.of(ROW, 1, 4)) {
+            shared.copyFrom(ROW);
+            WorkerInferenceModel remote = new WorkerInferenceModel(client, "affine", Duration.ofSeconds(10));
+            RegistryInferenceModel local = new RegistryInferenceModel(registry, "affine");
+            assertEquals(local.inputs(), remote.inputs());
+            assertEquals(local.outputs(), remote.outputs());
+            for (Tensor input : List.of(shared, offHeap)) {
+                try (InferenceResult there = remote.run(Map.of("x", input));
+                        InferenceResult here = local.run(Map.of("x", input))) {
+                    assertArrayEquals(here.get("y").toFloatArray(), there.get("y").toFloatArray());
+                    assertEquals(StorageKind.SHARED, there.get("y").storageKind(), "a view of the worker's memory");
+                    assertTrue(there.get("y").isReadOnly());
+                }
+            }
+            assertEquals("affine,slow", client.status(Duration.ofSeconds(5)).get("models"));
+            WorkerException unknown = assertThrows(WorkerException.class,
+                    () -> client.infer("nope", Map.of("x", offHeap), Duration.ofSeconds(5)));
+            assertEquals(Frame.ErrorCode.UNKNOWN_MODEL, unknown.code());
+            assertEquals("No model named 'nope' is registered; registered models: [affine, slow]", unknown.getMessage());
+            try (Tensor wrong = Tensor.of(new float[] { 1, 2, 3 }, 1, 3)) {
+                WorkerException invalid = assertThrows(WorkerException.class,
+                        () -> client.infer("affine", Map.of("x", wrong), Duration.ofSeconds(5)));
+                assertEquals("Model 'affine' expects input x: F32[?, 4], got Tensor[F32 [1, 3] shared read-only]",
+                        invalid.getMessage());
+            }
+        }
+    }
+
+    @Test
+    void leasesEndWhenTheConnectionCloses() throws Exception {
+        long before = workerPool.usedBytes();
+        WorkerClient client = WorkerClient.connect(socket, clientPool, "test");
+        try (Tensor x = Tensor.of(ROW, 1, 4)) {
+            client.infer("affine", Map.of("x", x), Duration.ofSeconds(10)); // never closed: the output stays leased
+            client.infer("affine", Map.of("x", x), Duration.ofSeconds(10)).close(); // released at once
+        }
+        assertTrue(workerPool.usedBytes() > before, "one output is still leased to the connection");
+        client.close();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (workerPool.usedBytes() > before && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertEquals(before, workerPool.usedBytes(), "closing the connection released its leases");
+    }
+
+    @Test
+    void onlyAllowedUsersMayConnect() throws Exception {
+        Path other = shm.root.resolve("strict.sock");
+        try (WorkerServer strict = WorkerServer.start(new WorkerSettings(other, Set.of("nobody"), 1, 1,
+                Duration.ofSeconds(1), "strict"), registry, workerPool)) {
+            WorkerException refused = assertThrows(WorkerException.class, () -> WorkerClient.connect(other, clientPool, "me"));
+            assertEquals(Frame.ErrorCode.FORBIDDEN, refused.code());
+            assertEquals("User '" + System.getProperty("user.name") + "' may not use worker 'strict'; allowed users: [nobody]",
+                    refused.getMessage());
+        }
+    }
+
+    @Test
+    void aFullQueueFailsFastWithOverloaded() throws Exception {
+        try (WorkerClient client = WorkerClient.connect(socket, clientPool, "test");
+                Tensor x = Tensor.allocate(DType.F32, 256, 256)) {
+            List<CompletableFuture<InferenceResult>> calls = new ArrayList<>();
+            for (int i = 0; i < 4; i++) { // one runs, one waits, the rest find the queue full
+                calls.add(CompletableFuture.supplyAsync(() -> client.infer("slow", Map.of("x", x), Duration.ofSeconds(60))));
+            }
+            int overloaded = 0;
+            for (CompletableFuture<InferenceResult> call : calls) {
+                try {
+                    call.get(60, TimeUnit.SECONDS).close();
+                } catch (ExecutionException e) {
+                    WorkerException refused = (WorkerException) e.getCause();
+                    assertEquals(Frame.ErrorCode.OVERLOADED, refused.code());
+                    assertEquals("Worker 'test-worker' is overloaded: 1 requests are already waiting; retry later",
+                            refused.getMessage());
+                    overloaded++;
+                }
+            }
+            assertTrue(overloaded >= 1, "at least one request found the queue full");
+        }
+    }
+
+    @Test
+    void aRequestPastItsTimeoutIsCancelled() throws Exception {
+        try (WorkerClient client = WorkerClient.connect(socket, clientPool, "test");
+                Tensor x = Tensor.allocate(DType.F32, 256, 256)) {
+            WorkerException late = assertThrows(WorkerException.class,
+                    () -> client.infer("slow", Map.of("x", x), Duration.ofMillis(1)));
+            assertEquals(Frame.ErrorCode.TIMEOUT, late.code());
+            // whichever side's clock runs out first says so: the client's wait, or the worker's deadline check
+            assertTrue(late.getMessage().startsWith("Worker 'test-worker' did not answer request ")
+                    || late.getMessage().endsWith("for model 'slow' waited past its deadline in the worker's queue"),
+                    late.getMessage());
+            try (Tensor row = Tensor.of(ROW, 1, 4);
+                    InferenceResult after = client.infer("affine", Map.of("x", row), Duration.ofSeconds(30))) {
+                assertEquals(2, after.get("y").elementCount(), "the connection still serves");
+            }
+        }
+    }
+}
