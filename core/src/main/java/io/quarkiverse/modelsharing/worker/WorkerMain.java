@@ -23,7 +23,7 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
  * java --enable-native-access=ALL-UNNAMED -cp quarkus-model-sharing-core.jar:onnxruntime.jar \
  *     io.quarkiverse.modelsharing.worker.WorkerMain --socket /run/models/worker.sock \
  *     --model embedder=/models/embedder.onnx [--model ...] [--allow-user alice ...] [--threads 2] [--queue 1024] \
- *     [--timeout 30s] [--name cpu-0] [--shm-dir /dev/shm] [--shm-max 1G]
+ *     [--timeout 30s] [--name cpu-0] [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms]
  * </pre>
  *
  * It prints {@code listening on <socket>} once ready and serves until it is terminated.
@@ -43,6 +43,8 @@ public final class WorkerMain {
         String name = "worker";
         Path shmDir = SharedMemorySettings.DEFAULT_ROOT;
         long shmMax = 1L << 30;
+        int maxBatch = WorkerSettings.DEFAULT_MAX_BATCH;
+        Duration maxDelay = WorkerSettings.DEFAULT_MAX_DELAY;
         for (int i = 0; i < args.length; i++) {
             String value = i + 1 < args.length ? args[i + 1] : null;
             switch (args[i]) {
@@ -57,10 +59,12 @@ public final class WorkerMain {
                 case "--allow-user" -> users.add(require(args[i], value));
                 case "--threads" -> threads = Integer.parseInt(require(args[i], value));
                 case "--queue" -> queue = Integer.parseInt(require(args[i], value));
-                case "--timeout" -> timeout = Duration.parse("PT" + require(args[i], value).toUpperCase());
+                case "--timeout" -> timeout = duration(require(args[i], value));
                 case "--name" -> name = require(args[i], value);
                 case "--shm-dir" -> shmDir = Path.of(require(args[i], value));
                 case "--shm-max" -> shmMax = bytes(require(args[i], value));
+                case "--max-batch" -> maxBatch = Integer.parseInt(require(args[i], value));
+                case "--max-delay" -> maxDelay = duration(require(args[i], value));
                 default -> throw usage("unknown option " + args[i]);
             }
             i++;
@@ -75,8 +79,8 @@ public final class WorkerMain {
         TensorAllocator allocator = SharedMemory.allocator(new SharedMemorySettings(shmDir,
                 SharedMemorySettings.DEFAULT_POOL_FILE_BYTES, Math.max(shmMax, SharedMemorySettings.DEFAULT_POOL_FILE_BYTES),
                 SharedMemorySettings.DEFAULT_JANITOR_PERIOD));
-        WorkerServer server = WorkerServer.start(new WorkerSettings(socket, users, threads, queue, timeout, name), registry,
-                allocator);
+        WorkerServer server = WorkerServer.start(new WorkerSettings(socket, users, threads, queue, timeout, name, maxBatch,
+                maxDelay), registry, allocator);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
             try {
@@ -102,6 +106,21 @@ public final class WorkerMain {
         return value;
     }
 
+    /** {@code 10ms}, {@code 2s}, {@code 1m}. */
+    private static Duration duration(String text) {
+        String lower = text.toLowerCase();
+        if (lower.endsWith("ms")) {
+            return Duration.ofMillis(Long.parseLong(lower.substring(0, lower.length() - 2)));
+        }
+        if (lower.endsWith("s")) {
+            return Duration.ofSeconds(Long.parseLong(lower.substring(0, lower.length() - 1)));
+        }
+        if (lower.endsWith("m")) {
+            return Duration.ofMinutes(Long.parseLong(lower.substring(0, lower.length() - 1)));
+        }
+        throw usage("durations look like 10ms, 2s or 1m, not " + text);
+    }
+
     private static long bytes(String size) {
         String digits = size.replaceAll("[^0-9]", "");
         long unit = switch (Character.toUpperCase(size.charAt(size.length() - 1))) {
@@ -116,6 +135,6 @@ public final class WorkerMain {
     private static IllegalArgumentException usage(String problem) {
         return new IllegalArgumentException(problem + "\nusage: WorkerMain --socket PATH --model NAME=LOCATION"
                 + " [--model ...] [--allow-user USER ...] [--threads N] [--queue N] [--timeout 30s] [--name NAME]"
-                + " [--shm-dir /dev/shm] [--shm-max 1G]");
+                + " [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms]");
     }
 }

@@ -14,16 +14,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Future;
-import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.inference.InferenceModel;
-import io.quarkiverse.modelsharing.inference.InferenceResult;
 import io.quarkiverse.modelsharing.protocol.Frame;
 import io.quarkiverse.modelsharing.protocol.FrameChannel;
 import io.quarkiverse.modelsharing.protocol.FrameCodec;
@@ -53,6 +51,8 @@ public final class WorkerServer implements AutoCloseable {
     private final FrameCodec codec = new FrameCodec();
     private final ServerSocketChannel server;
     private final ThreadPoolExecutor executor;
+    private final Map<String, Batcher> batchers = new ConcurrentHashMap<>();
+    private final AtomicInteger waiting = new AtomicInteger();
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final String self = System.getProperty("user.name");
     private volatile boolean closed;
@@ -66,7 +66,7 @@ public final class WorkerServer implements AutoCloseable {
         server.bind(UnixDomainSocketAddress.of(settings.socket()));
         Files.setPosixFilePermissions(settings.socket(), PosixFilePermissions.fromString("rw-------"));
         this.executor = new ThreadPoolExecutor(settings.threads(), settings.threads(), 0, TimeUnit.SECONDS,
-                new ArrayBlockingQueue<>(settings.maxQueue()), Thread.ofPlatform().name("worker-inference-", 0).factory());
+                new LinkedBlockingQueue<>(), Thread.ofPlatform().name("worker-inference-", 0).factory());
         Thread.ofPlatform().name("worker-accept").daemon().start(this::accept);
     }
 
@@ -76,8 +76,35 @@ public final class WorkerServer implements AutoCloseable {
         return new WorkerServer(settings, registry, allocator);
     }
 
+    /** Requests accepted and not yet answered. */
     public int queueDepth() {
-        return executor.getQueue().size();
+        return waiting.get();
+    }
+
+    /** How many runs the worker made, and how many requests they served: their ratio is the mean batch size. */
+    public long[] batchCounts() {
+        long runs = 0;
+        long requests = 0;
+        for (Batcher batcher : batchers.values()) {
+            runs += batcher.batches.sum();
+            requests += batcher.batchedRequests.sum();
+        }
+        return new long[] { runs, requests };
+    }
+
+    private Batcher batcher(String model) {
+        return batchers.computeIfAbsent(model, name -> new Batcher(name, registry, allocator, executor, settings.maxBatch(),
+                settings.maxDelay().toNanos()));
+    }
+
+    private static Frame.ErrorCode code(RuntimeException failure) {
+        if (failure instanceof WorkerException worker) {
+            return worker.code();
+        }
+        if (failure instanceof ModelNotFoundException) {
+            return Frame.ErrorCode.UNKNOWN_MODEL;
+        }
+        return failure instanceof TensorException ? Frame.ErrorCode.INVALID_INPUT : Frame.ErrorCode.INTERNAL;
     }
 
     @Override
@@ -108,7 +135,8 @@ public final class WorkerServer implements AutoCloseable {
     private final class Connection {
         private final FrameChannel channel;
         private final Map<Long, List<Tensor>> leases = new ConcurrentHashMap<>();
-        private final Map<Long, Future<?>> pending = new ConcurrentHashMap<>();
+        /** Requests accepted and not yet answered; a cancelled one is removed, and its outputs dropped when they come. */
+        private final Set<Long> inFlight = ConcurrentHashMap.newKeySet();
         private volatile boolean open = true;
 
         Connection(FrameChannel channel) {
@@ -162,6 +190,8 @@ public final class WorkerServer implements AutoCloseable {
                 case Frame.Status status -> reply(new Frame.StatusReply(status.requestId(), Map.of(
                         "models", String.join(",", new TreeSet<>(registry.names())),
                         "queue", Integer.toString(queueDepth()),
+                        "runs", Long.toString(batchCounts()[0]),
+                        "requests", Long.toString(batchCounts()[1]),
                         "leases", Integer.toString(leases.size()))));
                 case Frame.Heartbeat heartbeat -> reply(heartbeat);
                 default -> reply(new Frame.Error(frame.requestId(), Frame.ErrorCode.PROTOCOL,
@@ -180,58 +210,68 @@ public final class WorkerServer implements AutoCloseable {
         }
 
         private void submit(Frame.Infer infer) {
-            long deadline = System.nanoTime()
-                    + TimeUnit.MILLISECONDS
-                            .toNanos(infer.timeoutMillis() > 0 ? infer.timeoutMillis() : settings.defaultTimeout().toMillis());
-            try {
-                pending.put(infer.requestId(), executor.submit(() -> run(infer, deadline)));
-            } catch (RejectedExecutionException e) {
-                reply(new Frame.Error(infer.requestId(), Frame.ErrorCode.OVERLOADED, "Worker '" + settings.name()
-                        + "' is overloaded: " + settings.maxQueue() + " requests are already waiting; retry later"));
+            long id = infer.requestId();
+            if (!registry.isRegistered(infer.model())) {
+                reply(new Frame.Error(id, Frame.ErrorCode.UNKNOWN_MODEL,
+                        new ModelNotFoundException(infer.model(), registry.names()).getMessage()));
+                return;
             }
+            if (waiting.incrementAndGet() > settings.maxQueue()) {
+                waiting.decrementAndGet();
+                reply(new Frame.Error(id, Frame.ErrorCode.OVERLOADED, "Worker '" + settings.name()
+                        + "' is overloaded: " + settings.maxQueue() + " requests are already waiting; retry later"));
+                return;
+            }
+            Map<String, Tensor> inputs;
+            try {
+                inputs = WireTensors.fromWire(infer.inputs(), allocator, false);
+            } catch (RuntimeException e) {
+                waiting.decrementAndGet();
+                reply(new Frame.Error(id, Frame.ErrorCode.INVALID_INPUT, e.getMessage()));
+                return;
+            }
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(
+                    infer.timeoutMillis() > 0 ? infer.timeoutMillis() : settings.defaultTimeout().toMillis());
+            inFlight.add(id);
+            batcher(infer.model()).offer(new Batcher.Pending(id, inputs, deadline, outcome -> {
+                waiting.decrementAndGet();
+                inputs.values().forEach(Tensor::close);
+                answer(id, infer.model(), outcome);
+            }));
         }
 
-        private void run(Frame.Infer infer, long deadline) {
-            long id = infer.requestId();
+        private void answer(long id, String model, Batcher.Outcome outcome) {
+            boolean wanted = inFlight.remove(id) && open;
+            if (outcome.failure() != null) {
+                if (wanted) {
+                    reply(new Frame.Error(id, code(outcome.failure()), outcome.failure() instanceof WorkerException
+                            || outcome.failure() instanceof TensorException ? outcome.failure().getMessage()
+                                    : "Model '" + model + "' failed: " + outcome.failure().getMessage()));
+                }
+                return;
+            }
+            List<Tensor> outputs = new ArrayList<>(outcome.outputs().values());
+            if (!wanted) {
+                outputs.forEach(Tensor::close); // cancelled, or the client is gone
+                return;
+            }
             try {
+                List<Tensor> copies = new ArrayList<>();
+                var wire = WireTensors.toWire(outcome.outputs(), allocator, copies);
+                outputs.addAll(copies);
+                leases.put(id, outputs);
+                reply(new Frame.Result(id, wire));
                 if (!open) {
-                    return;
+                    release(id);
                 }
-                if (System.nanoTime() > deadline) {
-                    reply(new Frame.Error(id, Frame.ErrorCode.TIMEOUT, "Request " + id + " for model '" + infer.model()
-                            + "' waited past its deadline in the worker's queue"));
-                    return;
-                }
-                Map<String, Tensor> inputs = WireTensors.fromWire(infer.inputs(), allocator, false);
-                try (ModelHandle<InferenceModel> handle = registry.acquire(infer.model(), InferenceModel.class)) {
-                    InferenceResult result = handle.get().run(inputs, allocator);
-                    List<Tensor> outputs = new ArrayList<>(result.asMap().values());
-                    List<Tensor> extra = new ArrayList<>();
-                    var wire = WireTensors.toWire(result.asMap(), allocator, extra);
-                    outputs.addAll(extra);
-                    leases.put(id, outputs);
-                    if (!open) {
-                        release(id);
-                        return;
-                    }
-                    reply(new Frame.Result(id, wire));
-                } finally {
-                    inputs.values().forEach(Tensor::close);
-                }
-            } catch (ModelNotFoundException e) {
-                reply(new Frame.Error(id, Frame.ErrorCode.UNKNOWN_MODEL, e.getMessage()));
-            } catch (TensorException | WorkerException e) {
-                reply(new Frame.Error(id, Frame.ErrorCode.INVALID_INPUT, e.getMessage()));
             } catch (RuntimeException e) {
-                reply(new Frame.Error(id, Frame.ErrorCode.INTERNAL, "Model '" + infer.model() + "' failed: " + e.getMessage()));
-            } finally {
-                pending.remove(id);
+                outputs.forEach(Tensor::close);
+                reply(new Frame.Error(id, Frame.ErrorCode.INTERNAL, "Model '" + model + "' failed: " + e.getMessage()));
             }
         }
 
         private void cancel(long id) {
-            Future<?> future = pending.remove(id);
-            if (future != null && future.cancel(false)) {
+            if (inFlight.remove(id)) {
                 reply(new Frame.Error(id, Frame.ErrorCode.CANCELLED, "Request " + id + " was cancelled before it ran"));
             } else {
                 release(id);
@@ -260,8 +300,7 @@ public final class WorkerServer implements AutoCloseable {
             }
             open = false;
             connections.remove(this);
-            pending.values().forEach(future -> future.cancel(false));
-            pending.clear();
+            inFlight.clear();
             List<Long> leased = new ArrayList<>(leases.keySet());
             leased.forEach(this::release);
             try {

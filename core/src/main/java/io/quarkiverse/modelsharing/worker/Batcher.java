@@ -1,0 +1,210 @@
+package io.quarkiverse.modelsharing.worker;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+import io.quarkiverse.modelsharing.inference.InferenceModel;
+import io.quarkiverse.modelsharing.inference.InferenceResult;
+import io.quarkiverse.modelsharing.protocol.Frame;
+import io.quarkiverse.modelsharing.registry.ModelHandle;
+import io.quarkiverse.modelsharing.registry.ModelRegistry;
+import io.quarkiverse.modelsharing.tensor.Tensor;
+import io.quarkiverse.modelsharing.tensor.TensorAllocator;
+
+/**
+ * Dynamic batching for one model: requests whose inputs agree in everything but the first dimension are stacked
+ * along it, run once, and the outputs sliced back per request (slices are views: no copy out). The first request
+ * of a batch waits at most {@code maxDelay} for others; a batch holds at most {@code maxBatch} rows.
+ */
+final class Batcher {
+
+    /** One request waiting to run: its inputs (already opened) and where its answer goes. */
+    record Pending(long requestId, Map<String, Tensor> inputs, long deadline, Consumer<Outcome> answer) {
+
+        long rows() {
+            if (inputs.isEmpty()) {
+                return 1;
+            }
+            Tensor first = inputs.values().iterator().next();
+            return first.rank() == 0 ? 1 : first.dim(0);
+        }
+
+        boolean fits(Pending other) {
+            if (!inputs.keySet().equals(other.inputs.keySet())) {
+                return false;
+            }
+            for (Map.Entry<String, Tensor> input : inputs.entrySet()) {
+                Tensor mine = input.getValue();
+                Tensor theirs = other.inputs.get(input.getKey());
+                if (mine.dtype() != theirs.dtype() || mine.rank() == 0 || mine.rank() != theirs.rank()) {
+                    return false;
+                }
+                long[] a = mine.shape();
+                long[] b = theirs.shape();
+                if (!Arrays.equals(a, 1, a.length, b, 1, b.length)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    /** What a request gets back: its outputs (views the caller owns), or why it failed. */
+    record Outcome(Map<String, Tensor> outputs, RuntimeException failure) {
+    }
+
+    private final String model;
+    private final ModelRegistry registry;
+    private final TensorAllocator allocator;
+    private final Executor executor;
+    private final int maxBatch;
+    private final long maxDelayNanos;
+    private final BlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
+    final LongAdder batches = new LongAdder();
+    final LongAdder batchedRequests = new LongAdder();
+    private Pending carried;
+    private volatile Boolean batchable;
+
+    Batcher(String model, ModelRegistry registry, TensorAllocator allocator, Executor executor, int maxBatch,
+            long maxDelayNanos) {
+        this.model = model;
+        this.registry = registry;
+        this.allocator = allocator;
+        this.executor = executor;
+        this.maxBatch = maxBatch;
+        this.maxDelayNanos = maxDelayNanos;
+        Thread.ofPlatform().daemon().name("worker-batcher-" + model).start(this::dispatch);
+    }
+
+    void offer(Pending pending) {
+        queue.add(pending);
+    }
+
+    int waiting() {
+        return queue.size();
+    }
+
+    /**
+     * Whether the model has a free first dimension on every input and output, so that stacking requests along it
+     * and slicing the outputs back is right. Models without one run each request alone.
+     */
+    private boolean batchable() {
+        Boolean known = batchable;
+        if (known == null) {
+            try (ModelHandle<InferenceModel> handle = registry.acquire(model, InferenceModel.class)) {
+                known = maxBatch > 1 && Stream.concat(handle.get().inputs().stream(),
+                        handle.get().outputs().stream()).allMatch(spec -> spec.shape().length > 0 && spec.shape()[0] < 0);
+            } catch (RuntimeException e) {
+                known = false;
+            }
+            batchable = known;
+        }
+        return known;
+    }
+
+    private void dispatch() {
+        try {
+            for (;;) {
+                Pending first = carried != null ? carried : queue.take();
+                carried = null;
+                List<Pending> batch = new ArrayList<>(List.of(first));
+                long rows = first.rows();
+                long until = System.nanoTime() + maxDelayNanos;
+                while (rows < maxBatch && batchable()) {
+                    long left = until - System.nanoTime();
+                    Pending next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
+                    if (next == null) {
+                        break;
+                    }
+                    if (!first.fits(next) || rows + next.rows() > maxBatch) {
+                        carried = next;
+                        break;
+                    }
+                    batch.add(next);
+                    rows += next.rows();
+                }
+                executor.execute(() -> run(batch));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void run(List<Pending> batch) {
+        long now = System.nanoTime();
+        List<Pending> live = new ArrayList<>();
+        for (Pending pending : batch) {
+            if (now > pending.deadline()) {
+                pending.answer().accept(new Outcome(null, new WorkerException(Frame.ErrorCode.TIMEOUT,
+                        "Request " + pending.requestId() + " for model '" + model
+                                + "' waited past its deadline in the worker's queue")));
+            } else {
+                live.add(pending);
+            }
+        }
+        if (live.isEmpty()) {
+            return;
+        }
+        batches.increment();
+        batchedRequests.add(live.size());
+        try (ModelHandle<InferenceModel> handle = registry.acquire(model, InferenceModel.class)) {
+            if (live.size() == 1) {
+                InferenceResult result = handle.get().run(live.get(0).inputs(), allocator);
+                live.get(0).answer().accept(new Outcome(new LinkedHashMap<>(result.asMap()), null));
+                return;
+            }
+            Map<String, Tensor> stacked = stack(live);
+            try (InferenceResult result = handle.get().run(stacked, allocator)) {
+                long from = 0;
+                for (Pending pending : live) {
+                    long to = from + pending.rows();
+                    Map<String, Tensor> slices = new LinkedHashMap<>();
+                    for (Map.Entry<String, Tensor> output : result.asMap().entrySet()) {
+                        slices.put(output.getKey(), output.getValue().slice(from, to));
+                    }
+                    pending.answer().accept(new Outcome(slices, null));
+                    from = to;
+                }
+            } finally {
+                stacked.values().forEach(Tensor::close);
+            }
+        } catch (RuntimeException e) {
+            live.forEach(pending -> pending.answer().accept(new Outcome(null, e)));
+        }
+    }
+
+    /** Copies the requests' inputs one after another along the first dimension. */
+    private Map<String, Tensor> stack(List<Pending> batch) {
+        Map<String, Tensor> stacked = new LinkedHashMap<>();
+        long rows = batch.stream().mapToLong(Pending::rows).sum();
+        try {
+            for (Map.Entry<String, Tensor> input : batch.get(0).inputs().entrySet()) {
+                long[] shape = input.getValue().shape();
+                shape[0] = rows;
+                Tensor target = allocator.allocateUninitialized(input.getValue().dtype(), shape);
+                stacked.put(input.getKey(), target);
+                long offset = 0;
+                for (Pending pending : batch) {
+                    Tensor part = pending.inputs().get(input.getKey());
+                    MemorySegment.copy(part.segment(), 0, target.segment(), offset, part.byteSize());
+                    offset += part.byteSize();
+                }
+            }
+            return stacked;
+        } catch (RuntimeException e) {
+            stacked.values().forEach(Tensor::close);
+            throw e;
+        }
+    }
+}
