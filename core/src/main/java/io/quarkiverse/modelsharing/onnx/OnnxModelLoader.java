@@ -81,6 +81,9 @@ public record OnnxModelLoader(String name, ModelSource source, OnnxSessionSettin
         if (settings.interOpThreads() > 0) {
             options.setInterOpNumThreads(settings.interOpThreads());
         }
+        if (settings.cudaDevice() >= 0) {
+            options.addCUDA(settings.cudaDevice());
+        }
         options.setOptimizationLevel(switch (settings.optimizationLevel()) {
             case NONE -> OrtSession.SessionOptions.OptLevel.NO_OPT;
             case BASIC -> OrtSession.SessionOptions.OptLevel.BASIC_OPT;

@@ -95,6 +95,11 @@ public final class WorkerClient implements AutoCloseable {
         }
     }
 
+    /** Whether the connection is still up. */
+    public boolean isConnected() {
+        return lost == null;
+    }
+
     public String workerName() {
         return worker;
     }

@@ -2,14 +2,19 @@ package io.quarkiverse.modelsharing.worker;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtProvider;
+import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
+import io.quarkiverse.modelsharing.onnx.OnnxSessionSettings;
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
 import io.quarkiverse.modelsharing.shm.SharedMemory;
 import io.quarkiverse.modelsharing.shm.SharedMemoryPool;
@@ -24,6 +29,7 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
  *     io.quarkiverse.modelsharing.worker.WorkerMain --socket /run/models/worker.sock \
  *     --model embedder=/models/embedder.onnx [--model ...] [--allow-user alice ...] [--threads 2] [--queue 1024] \
  *     [--timeout 30s] [--name cpu-0] [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms]
+ *     [--device cpu|cuda:N]
  * </pre>
  *
  * It prints {@code listening on <socket>} once ready and serves until it is terminated.
@@ -34,6 +40,16 @@ public final class WorkerMain {
     }
 
     public static void main(String[] args) throws Exception {
+        try {
+            run(args);
+        } catch (IllegalArgumentException | IllegalStateException | ModelSharingException e) {
+            // a wrong command line or a missing capability: say why, without a stack trace, and exit non-zero
+            System.err.println(e.getMessage());
+            System.exit(2);
+        }
+    }
+
+    private static void run(String[] args) throws Exception {
         Path socket = null;
         Map<String, String> models = new LinkedHashMap<>();
         Set<String> users = new HashSet<>();
@@ -43,6 +59,7 @@ public final class WorkerMain {
         String name = "worker";
         Path shmDir = SharedMemorySettings.DEFAULT_ROOT;
         long shmMax = 1L << 30;
+        String device = "cpu";
         int maxBatch = WorkerSettings.DEFAULT_MAX_BATCH;
         Duration maxDelay = WorkerSettings.DEFAULT_MAX_DELAY;
         for (int i = 0; i < args.length; i++) {
@@ -63,6 +80,7 @@ public final class WorkerMain {
                 case "--name" -> name = require(args[i], value);
                 case "--shm-dir" -> shmDir = Path.of(require(args[i], value));
                 case "--shm-max" -> shmMax = bytes(require(args[i], value));
+                case "--device" -> device = require(args[i], value);
                 case "--max-batch" -> maxBatch = Integer.parseInt(require(args[i], value));
                 case "--max-delay" -> maxDelay = duration(require(args[i], value));
                 default -> throw usage("unknown option " + args[i]);
@@ -72,10 +90,11 @@ public final class WorkerMain {
         if (socket == null || models.isEmpty()) {
             throw usage("--socket and at least one --model are required");
         }
+        OnnxSessionSettings session = sessionFor(device);
         ModelRegistry registry = ModelRegistry.builder().idleTimeout(null).build();
         ClassLoader classLoader = WorkerMain.class.getClassLoader();
         models.forEach((model, location) -> registry.register(model,
-                OnnxModelLoader.of(model, ModelSource.parse(location, classLoader))));
+                new OnnxModelLoader(model, ModelSource.parse(location, classLoader), session, 0, false)));
         TensorAllocator allocator = SharedMemory.allocator(new SharedMemorySettings(shmDir,
                 SharedMemorySettings.DEFAULT_POOL_FILE_BYTES, Math.max(shmMax, SharedMemorySettings.DEFAULT_POOL_FILE_BYTES),
                 SharedMemorySettings.DEFAULT_JANITOR_PERIOD));
@@ -97,6 +116,26 @@ public final class WorkerMain {
         System.out.println("worker " + name + " listening on " + socket);
         System.out.flush();
         stopped.await();
+    }
+
+    /**
+     * ONNX Runtime settings for a device: {@code cpu}, or {@code cuda:N}, which runs on the only GPU the worker sees
+     * (its launcher sets CUDA_VISIBLE_DEVICES=N) and needs ONNX Runtime's CUDA execution provider.
+     */
+    static OnnxSessionSettings sessionFor(String device) {
+        if (device.equals("cpu")) {
+            return OnnxSessionSettings.DEFAULT;
+        }
+        if (!device.matches("cuda:\\d+")) {
+            throw usage("--device is cpu or cuda:N, not " + device);
+        }
+        EnumSet<OrtProvider> providers = OrtEnvironment.getAvailableProviders();
+        if (!providers.contains(OrtProvider.CUDA)) {
+            throw new IllegalStateException("Device " + device + " needs ONNX Runtime's CUDA execution provider, which"
+                    + " this ONNX Runtime does not have (available: " + providers + "): put"
+                    + " com.microsoft.onnxruntime:onnxruntime_gpu on the worker's class path, or use device cpu");
+        }
+        return OnnxSessionSettings.DEFAULT.onCuda(0);
     }
 
     private static String require(String option, String value) {
@@ -135,6 +174,6 @@ public final class WorkerMain {
     private static IllegalArgumentException usage(String problem) {
         return new IllegalArgumentException(problem + "\nusage: WorkerMain --socket PATH --model NAME=LOCATION"
                 + " [--model ...] [--allow-user USER ...] [--threads N] [--queue N] [--timeout 30s] [--name NAME]"
-                + " [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms]");
+                + " [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms] [--device cpu|cuda:N]");
     }
 }

@@ -10,6 +10,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -187,16 +188,23 @@ public final class WorkerServer implements AutoCloseable {
                 case Frame.Infer infer -> submit(infer);
                 case Frame.Release release -> release(release.requestId());
                 case Frame.Cancel cancel -> cancel(cancel.requestId());
-                case Frame.Status status -> reply(new Frame.StatusReply(status.requestId(), Map.of(
-                        "models", String.join(",", new TreeSet<>(registry.names())),
-                        "queue", Integer.toString(queueDepth()),
-                        "runs", Long.toString(batchCounts()[0]),
-                        "requests", Long.toString(batchCounts()[1]),
-                        "leases", Integer.toString(leases.size()))));
+                case Frame.Status status -> reply(new Frame.StatusReply(status.requestId(), status()));
                 case Frame.Heartbeat heartbeat -> reply(heartbeat);
                 default -> reply(new Frame.Error(frame.requestId(), Frame.ErrorCode.PROTOCOL,
                         "a worker does not take " + frame.getClass().getSimpleName() + " frames"));
             }
+        }
+
+        /** Models, queue depth, batching and per-model loads, as name-value pairs. */
+        private Map<String, String> status() {
+            Map<String, String> values = new LinkedHashMap<>();
+            values.put("models", String.join(",", new TreeSet<>(registry.names())));
+            values.put("queue", Integer.toString(queueDepth()));
+            values.put("runs", Long.toString(batchCounts()[0]));
+            values.put("requests", Long.toString(batchCounts()[1]));
+            values.put("leases", Integer.toString(leases.size()));
+            registry.stats().forEach((model, stats) -> values.put("loads:" + model, Long.toString(stats.loads())));
+            return values;
         }
 
         private void load(Frame.Load load) {

@@ -29,6 +29,7 @@ import io.quarkiverse.modelsharing.runtime.ModelSharingBuildTimeConfig;
 import io.quarkiverse.modelsharing.runtime.ModelSharingRecorder;
 import io.quarkiverse.modelsharing.runtime.health.ModelSharingHealthCheck;
 import io.quarkiverse.modelsharing.runtime.metrics.ModelSharingMeterBinder;
+import io.quarkiverse.modelsharing.runtime.worker.WorkerPool;
 import io.quarkus.arc.deployment.AdditionalBeanBuildItem;
 import io.quarkus.arc.deployment.SyntheticBeanBuildItem;
 import io.quarkus.deployment.annotations.BuildProducer;
@@ -99,13 +100,26 @@ class ModelSharingProcessor {
 
     @BuildStep
     @Record(ExecutionTime.RUNTIME_INIT)
+    WorkerPoolBuildItem createWorkerPool(ModelSharingRecorder recorder, ConfiguredModelsBuildItem models,
+            TensorAllocatorBuildItem allocator, ShutdownContextBuildItem shutdown) {
+        return new WorkerPoolBuildItem(recorder.createWorkerPool(models.paths(), allocator.allocator(), shutdown));
+    }
+
+    @BuildStep
+    @Record(ExecutionTime.RUNTIME_INIT)
     void beans(ModelSharingRecorder recorder, ConfiguredModelsBuildItem models, ModelRegistryBuildItem registry,
-            BuildProducer<SyntheticBeanBuildItem> beans) {
+            WorkerPoolBuildItem workers, BuildProducer<SyntheticBeanBuildItem> beans) {
         beans.produce(SyntheticBeanBuildItem.configure(ModelRegistry.class)
                 .scope(Singleton.class)
                 .setRuntimeInit()
                 .unremovable()
                 .runtimeValue(registry.registry())
+                .done());
+        beans.produce(SyntheticBeanBuildItem.configure(WorkerPool.class)
+                .scope(Singleton.class)
+                .setRuntimeInit()
+                .unremovable()
+                .runtimeValue(workers.pool())
                 .done());
         Type handleType = ParameterizedType.create(DotName.createSimple(ModelHandle.class),
                 new Type[] { ClassType.create(DotName.createSimple(OnnxModel.class)) }, null);
@@ -116,7 +130,7 @@ class ModelSharingProcessor {
                     .qualifiers(qualifier)
                     .setRuntimeInit()
                     .unremovable()
-                    .supplier(recorder.inferenceModel(registry.registry(), name))
+                    .supplier(recorder.inferenceModel(registry.registry(), workers.pool(), name))
                     .done());
             beans.produce(SyntheticBeanBuildItem.configure(ModelHandle.class)
                     .types(handleType)

@@ -9,10 +9,12 @@ import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 import io.quarkus.arc.deployment.AdditionalBeanBuildItem;
 import io.quarkus.arc.deployment.SyntheticBeanBuildItem;
+import io.quarkus.deployment.annotations.BuildProducer;
 import io.quarkus.deployment.annotations.BuildStep;
 import io.quarkus.deployment.annotations.ExecutionTime;
 import io.quarkus.deployment.annotations.Record;
 import io.quarkus.deployment.builditem.ShutdownContextBuildItem;
+import io.quarkus.runtime.RuntimeValue;
 import io.quarkus.vertx.deployment.MessageCodecBuildItem;
 
 /**
@@ -34,12 +36,15 @@ class SharedTensorsProcessor {
 
     @BuildStep
     @Record(ExecutionTime.RUNTIME_INIT)
-    SyntheticBeanBuildItem tensorAllocator(ModelSharingRecorder recorder, ShutdownContextBuildItem shutdown) {
-        return SyntheticBeanBuildItem.configure(TensorAllocator.class)
+    TensorAllocatorBuildItem tensorAllocator(ModelSharingRecorder recorder, ShutdownContextBuildItem shutdown,
+            BuildProducer<SyntheticBeanBuildItem> beans) {
+        RuntimeValue<TensorAllocator> allocator = recorder.createTensorAllocator(shutdown);
+        beans.produce(SyntheticBeanBuildItem.configure(TensorAllocator.class)
                 .scope(Singleton.class)
                 .setRuntimeInit()
                 .unremovable()
-                .runtimeValue(recorder.createTensorAllocator(shutdown))
-                .done();
+                .runtimeValue(allocator)
+                .done());
+        return new TensorAllocatorBuildItem(allocator);
     }
 }

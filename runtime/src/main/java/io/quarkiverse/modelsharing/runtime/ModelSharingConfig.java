@@ -2,6 +2,7 @@ package io.quarkiverse.modelsharing.runtime;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -48,6 +49,86 @@ public interface ModelSharingConfig {
      * Tensors on the Vert.x event bus.
      */
     EventBusConfig eventBus();
+
+    /**
+     * Worker processes that serve models placed in them.
+     */
+    @ConfigDocSection
+    WorkersConfig workers();
+
+    interface WorkersConfig {
+
+        /**
+         * {@code managed}: the application starts, supervises and stops its own workers. {@code external}: connect to a
+         * node-level worker daemon at {@code socket}, shared by many applications.
+         */
+        @WithDefault("managed")
+        WorkerMode mode();
+
+        /**
+         * The worker daemon's Unix domain socket, for {@code external} mode.
+         */
+        Optional<Path> socket();
+
+        /**
+         * Devices to start managed workers on: {@code cpu}, or {@code cuda:0}, {@code cuda:1}, ... Each worker sees only
+         * its device ({@code CUDA_VISIBLE_DEVICES}) and runs ONNX Runtime's execution provider for it.
+         */
+        @WithDefault("cpu")
+        List<String> devices();
+
+        /**
+         * Managed workers per device.
+         */
+        @WithDefault("1")
+        int perDevice();
+
+        /**
+         * Requests one managed worker runs at once.
+         */
+        @WithDefault("2")
+        int threads();
+
+        /**
+         * Requests a managed worker accepts before it answers "overloaded".
+         */
+        @WithDefault("1024")
+        int queue();
+
+        /**
+         * Most rows one run batches together; 1 turns dynamic batching off.
+         */
+        @WithDefault("8")
+        int maxBatch();
+
+        /**
+         * Longest wait of a request for others to batch with.
+         */
+        @WithDefault("10ms")
+        Duration maxDelay();
+
+        /**
+         * Deadline of a request to a worker.
+         */
+        @WithDefault("30s")
+        Duration timeout();
+
+        /**
+         * How long a managed worker may take to start before startup fails.
+         */
+        @WithDefault("60s")
+        Duration startTimeout();
+    }
+
+    enum WorkerMode {
+        MANAGED,
+        EXTERNAL
+    }
+
+    enum Placement {
+        IN_PROCESS,
+        WORKER
+    }
 
     interface SharedMemoryConfig {
 
@@ -145,6 +226,13 @@ public interface ModelSharingConfig {
          */
         @WithDefault("false")
         boolean warmUp();
+
+        /**
+         * Where the model runs: {@code in-process}, or {@code worker} to serve it from worker processes shared with
+         * other applications. The same {@code @Model InferenceModel} works with both.
+         */
+        @WithDefault("in-process")
+        Placement placement();
 
         /**
          * {@code eager} loads the model at startup, and startup fails if it cannot; {@code lazy} loads it on first use.

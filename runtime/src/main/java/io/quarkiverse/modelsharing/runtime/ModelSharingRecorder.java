@@ -1,11 +1,15 @@
 package io.quarkiverse.modelsharing.runtime;
 
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.Supplier;
 
 import org.jboss.logging.Logger;
 
+import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.inference.InferenceModel;
 import io.quarkiverse.modelsharing.inference.RegistryInferenceModel;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
@@ -17,9 +21,14 @@ import io.quarkiverse.modelsharing.registry.ModelRegistry;
 import io.quarkiverse.modelsharing.registry.RegistrySettings;
 import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.LoadMode;
 import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.ModelRuntimeConfig;
+import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.Placement;
 import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.RegistryConfig;
 import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.SharedMemoryConfig;
+import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.WorkerMode;
+import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.WorkersConfig;
 import io.quarkiverse.modelsharing.runtime.eventbus.TensorMessageCodec;
+import io.quarkiverse.modelsharing.runtime.worker.WorkerPlacedModel;
+import io.quarkiverse.modelsharing.runtime.worker.WorkerPool;
 import io.quarkiverse.modelsharing.shm.SharedMemory;
 import io.quarkiverse.modelsharing.shm.SharedMemoryPool;
 import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
@@ -92,14 +101,58 @@ public class ModelSharingRecorder {
         return new RuntimeValue<>(allocator);
     }
 
+    /**
+     * The workers that serve the models placed in them: none if every model runs in process; otherwise the managed
+     * workers, started and waited for here, or the external daemon.
+     */
+    public RuntimeValue<WorkerPool> createWorkerPool(Map<String, String> paths, RuntimeValue<TensorAllocator> allocator,
+            ShutdownContext shutdown) {
+        ModelSharingConfig all = config.getValue();
+        Map<String, String> placed = new TreeMap<>();
+        paths.forEach((name, path) -> {
+            if (modelConfig(name).placement() == Placement.WORKER) {
+                placed.put(name, path);
+            }
+        });
+        if (placed.isEmpty()) {
+            return new RuntimeValue<>(WorkerPool.none());
+        }
+        WorkersConfig workers = all.workers();
+        WorkerPool pool;
+        if (workers.mode() == WorkerMode.EXTERNAL) {
+            Path socket = workers.socket().orElseThrow(() -> new ModelSharingException("Models " + placed.keySet()
+                    + " are placed in workers in external mode, but quarkus.model-sharing.workers.socket is not set:"
+                    + " set it to the worker daemon's socket"));
+            pool = WorkerPool.external(socket, allocator.getValue(), workers.timeout());
+        } else {
+            List<String> options = List.of("--threads", Integer.toString(workers.threads()), "--queue",
+                    Integer.toString(workers.queue()), "--max-batch", Integer.toString(workers.maxBatch()), "--max-delay",
+                    workers.maxDelay().toMillis() + "ms", "--timeout", workers.timeout().toSeconds() + "s");
+            pool = WorkerPool.managed(workers.devices(), workers.perDevice(), placed, options,
+                    all.sharedMemory().directory(), allocator.getValue(), workers.startTimeout(), workers.timeout());
+        }
+        shutdown.addShutdownTask(pool::close);
+        return new RuntimeValue<>(pool);
+    }
+
     /** The placement-transparent inference handle for {@code @Model("name") InferenceModel}. */
-    public Supplier<InferenceModel> inferenceModel(RuntimeValue<ModelRegistry> registry, String name) {
-        return () -> new RegistryInferenceModel(registry.getValue(), name);
+    public Supplier<InferenceModel> inferenceModel(RuntimeValue<ModelRegistry> registry, RuntimeValue<WorkerPool> workers,
+            String name) {
+        Duration timeout = config.getValue().workers().timeout();
+        return () -> modelConfig(name).placement() == Placement.WORKER
+                ? new WorkerPlacedModel(name, workers.getValue(), timeout)
+                : new RegistryInferenceModel(registry.getValue(), name);
     }
 
     /** A fresh raw handle for {@code @Model("name") ModelHandle<OnnxModel>}; the bean's destruction closes it. */
     public Supplier<ModelHandle<OnnxModel>> handle(RuntimeValue<ModelRegistry> registry, String name) {
-        return () -> registry.getValue().acquire(name, OnnxModel.class);
+        return () -> {
+            if (modelConfig(name).placement() == Placement.WORKER) {
+                throw new ModelSharingException("Model '" + name + "' runs in workers (placement=worker): inject"
+                        + " @Model(\"" + name + "\") InferenceModel; a raw ModelHandle<OnnxModel> exists only in process");
+            }
+            return registry.getValue().acquire(name, OnnxModel.class);
+        };
     }
 
     private OnnxModelLoader loader(String name, ModelSource source) {

@@ -10,10 +10,11 @@ import org.eclipse.microprofile.health.Readiness;
 
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
 import io.quarkiverse.modelsharing.registry.ModelState;
+import io.quarkiverse.modelsharing.runtime.worker.WorkerPool;
 
 /**
  * Readiness: each model is {@code loaded}, {@code loadable} (not in memory, its source present), {@code loading},
- * or down: {@code failed: <reason>} or {@code missing: <source>}.
+ * or down: {@code failed: <reason>} or {@code missing: <source>}; and each worker, {@code up} or {@code down}.
  */
 @Readiness
 @ApplicationScoped
@@ -21,6 +22,9 @@ public class ModelSharingHealthCheck implements HealthCheck {
 
     @Inject
     ModelRegistry registry;
+
+    @Inject
+    WorkerPool workers;
 
     @Override
     public HealthCheckResponse call() {
@@ -38,6 +42,12 @@ public class ModelSharingHealthCheck implements HealthCheck {
             }
             response.withData(name, status);
         }
+        workers.status().forEach((worker, up) -> {
+            response.withData("worker " + worker, up ? "up" : "down");
+            if (!up) {
+                response.down();
+            }
+        });
         return response.build();
     }
 }

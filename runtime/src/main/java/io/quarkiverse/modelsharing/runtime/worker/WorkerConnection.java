@@ -1,0 +1,66 @@
+package io.quarkiverse.modelsharing.runtime.worker;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.function.Supplier;
+
+import io.quarkiverse.modelsharing.tensor.TensorAllocator;
+import io.quarkiverse.modelsharing.worker.WorkerClient;
+import io.quarkiverse.modelsharing.worker.WorkerUnavailableException;
+
+/**
+ * A connection to one worker that reconnects on the next call after the worker went away (and was restarted by its
+ * supervisor, or by the node's service manager). Calls in flight when it went away fail at once; they are not
+ * retried, since a request may not be safe to run twice.
+ */
+public final class WorkerConnection implements AutoCloseable {
+
+    private final Supplier<Path> socket;
+    private final TensorAllocator allocator;
+    private final String client;
+    private final Duration connectTimeout;
+    private WorkerClient current;
+    private boolean closed;
+
+    public WorkerConnection(Supplier<Path> socket, TensorAllocator allocator, String client, Duration connectTimeout) {
+        this.socket = socket;
+        this.allocator = allocator;
+        this.client = client;
+        this.connectTimeout = connectTimeout;
+    }
+
+    /** The connected client, connecting first if needed; waits for a restarting worker up to the connect timeout. */
+    public synchronized WorkerClient client() {
+        if (closed) {
+            throw new WorkerUnavailableException("The application is shutting down: worker connections are closed", null);
+        }
+        if (current != null && current.isConnected()) {
+            return current;
+        }
+        long deadline = System.nanoTime() + connectTimeout.toNanos();
+        for (;;) {
+            try {
+                current = WorkerClient.connect(socket.get(), allocator, client);
+                return current;
+            } catch (WorkerUnavailableException e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        closed = true;
+        if (current != null) {
+            current.close();
+        }
+    }
+}

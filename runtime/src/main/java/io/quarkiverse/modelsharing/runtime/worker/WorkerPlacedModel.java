@@ -1,0 +1,56 @@
+package io.quarkiverse.modelsharing.runtime.worker;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import io.quarkiverse.modelsharing.inference.InferenceModel;
+import io.quarkiverse.modelsharing.inference.InferenceResult;
+import io.quarkiverse.modelsharing.tensor.Tensor;
+import io.quarkiverse.modelsharing.tensor.TensorAllocator;
+import io.quarkiverse.modelsharing.tensor.TensorSpec;
+import io.quarkiverse.modelsharing.worker.WorkerInferenceModel;
+
+/** {@code @Model InferenceModel} for a model placed in workers: each call goes to the next worker's connection. */
+public final class WorkerPlacedModel implements InferenceModel {
+
+    private final String name;
+    private final WorkerPool pool;
+    private final Duration timeout;
+
+    public WorkerPlacedModel(String name, WorkerPool pool, Duration timeout) {
+        this.name = name;
+        this.pool = pool;
+        this.timeout = timeout;
+    }
+
+    /** The model on the next worker, round robin. */
+    private WorkerInferenceModel model() {
+        return new WorkerInferenceModel(pool.connection().client(), name, timeout);
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public List<TensorSpec> inputs() {
+        return model().inputs();
+    }
+
+    @Override
+    public List<TensorSpec> outputs() {
+        return model().outputs();
+    }
+
+    @Override
+    public InferenceResult run(Map<String, Tensor> inputs) {
+        return model().run(inputs);
+    }
+
+    @Override
+    public InferenceResult run(Map<String, Tensor> inputs, TensorAllocator outputs) {
+        return model().run(inputs, outputs);
+    }
+}

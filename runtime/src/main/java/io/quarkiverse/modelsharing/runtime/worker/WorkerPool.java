@@ -1,0 +1,305 @@
+package io.quarkiverse.modelsharing.runtime.worker;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+import org.jboss.logging.Logger;
+
+import ai.onnxruntime.OrtEnvironment;
+import io.quarkiverse.modelsharing.ModelSharingException;
+import io.quarkiverse.modelsharing.onnx.ModelSource;
+import io.quarkiverse.modelsharing.tensor.TensorAllocator;
+import io.quarkiverse.modelsharing.worker.WorkerMain;
+
+/**
+ * The application's workers: in managed mode, worker processes it starts per device, restarts with back-off when
+ * they die, and stops with the application; in external mode, a node-level daemon's socket. Requests go to the
+ * workers round robin.
+ */
+public final class WorkerPool implements AutoCloseable {
+
+    private static final Logger LOG = Logger.getLogger(WorkerPool.class);
+    private static final Duration MAX_BACKOFF = Duration.ofSeconds(5);
+
+    private final List<Managed> managed = new ArrayList<>();
+    private final List<WorkerConnection> connections = new ArrayList<>();
+    private final AtomicInteger next = new AtomicInteger();
+    private final AtomicLong restarts = new AtomicLong();
+    private final String description;
+    private Path socketDirectory;
+    private volatile boolean closed;
+
+    private WorkerPool(String description) {
+        this.description = description;
+    }
+
+    /** No workers: every model runs in process. */
+    public static WorkerPool none() {
+        return new WorkerPool("no workers");
+    }
+
+    public boolean isEmpty() {
+        return connections.isEmpty();
+    }
+
+    /** Connects to a node-level worker daemon. */
+    public static WorkerPool external(Path socket, TensorAllocator allocator, Duration timeout) {
+        WorkerPool pool = new WorkerPool("external worker at " + socket);
+        pool.connections.add(new WorkerConnection(() -> socket, allocator, clientName(), timeout));
+        return pool;
+    }
+
+    /**
+     * Starts {@code perDevice} workers on each device, serving {@code models} (name to configured location), and
+     * waits until each listens.
+     *
+     * @throws ModelSharingException if a worker cannot start, with what it said
+     */
+    public static WorkerPool managed(List<String> devices, int perDevice, Map<String, String> models,
+            List<String> workerOptions,
+            Path shmRoot, TensorAllocator allocator, Duration startTimeout, Duration timeout) {
+        WorkerPool pool = new WorkerPool("managed workers on " + devices);
+        try {
+            pool.socketDirectory = Files.createTempDirectory("quarkus-model-sharing-workers");
+            Set<String> classpath = new LinkedHashSet<>();
+            classpath.add(location(WorkerMain.class));
+            classpath.add(location(OrtEnvironment.class));
+            Map<String, String> locations = new LinkedHashMap<>();
+            models.forEach((name, location) -> locations.put(name, resolve(location, classpath)));
+            for (String device : devices) {
+                for (int i = 0; i < perDevice; i++) {
+                    Path socket = pool.socketDirectory.resolve(device.replace(':', '-') + "-" + i + ".sock");
+                    Managed worker = pool.new Managed(device, i, socket, command(device, i, socket, classpath, locations,
+                            workerOptions, shmRoot), startTimeout);
+                    pool.managed.add(worker);
+                    worker.start();
+                    pool.connections.add(new WorkerConnection(() -> socket, allocator, clientName(), startTimeout));
+                }
+            }
+            return pool;
+        } catch (IOException | RuntimeException e) {
+            pool.close();
+            throw e instanceof ModelSharingException known ? known
+                    : new ModelSharingException("Cannot start the model workers: " + e.getMessage(), e);
+        }
+    }
+
+    /** The next worker connection, round robin. */
+    public WorkerConnection connection() {
+        return connections.get(Math.floorMod(next.getAndIncrement(), connections.size()));
+    }
+
+    /** Process ids of the managed workers now running (empty in external mode). */
+    public List<Long> pids() {
+        return managed.stream().map(worker -> worker.process).filter(p -> p != null && p.isAlive()).map(Process::pid).toList();
+    }
+
+    /** Restarts of managed workers since the application started. */
+    public long restarts() {
+        return restarts.get();
+    }
+
+    /** Each worker and whether it is up, for readiness. */
+    public Map<String, Boolean> status() {
+        Map<String, Boolean> status = new LinkedHashMap<>();
+        if (managed.isEmpty() && !connections.isEmpty()) {
+            status.put(description, isUp(connections.get(0)));
+        }
+        for (Managed worker : managed) {
+            status.put(worker.device + "#" + worker.index, worker.process != null && worker.process.isAlive());
+        }
+        return status;
+    }
+
+    private static boolean isUp(WorkerConnection connection) {
+        try {
+            connection.client();
+            return true;
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        connections.forEach(WorkerConnection::close);
+        for (Managed worker : managed) {
+            worker.stop();
+        }
+        if (socketDirectory != null) {
+            try (var files = Files.list(socketDirectory)) {
+                files.forEach(file -> file.toFile().delete());
+            } catch (IOException e) {
+                // best effort
+            }
+            socketDirectory.toFile().delete();
+        }
+    }
+
+    /** One managed worker process and its supervision. */
+    private final class Managed {
+        final String device;
+        final int index;
+        final Path socket;
+        final ProcessBuilder command;
+        final Duration startTimeout;
+        volatile Process process;
+        private long backoffMillis = 100;
+
+        Managed(String device, int index, Path socket, ProcessBuilder command, Duration startTimeout) {
+            this.device = device;
+            this.index = index;
+            this.socket = socket;
+            this.command = command;
+            this.startTimeout = startTimeout;
+        }
+
+        void start() throws IOException {
+            Process started = command.start();
+            BufferedReader out = new BufferedReader(new InputStreamReader(started.getInputStream()));
+            CompletableFuture<String> ready = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return out.readLine();
+                } catch (IOException e) {
+                    return null;
+                }
+            });
+            String line;
+            try {
+                line = ready.get(startTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (Exception e) {
+                line = null;
+            }
+            if (line == null || !line.contains("listening on")) {
+                String said = "";
+                try {
+                    started.waitFor(2, TimeUnit.SECONDS);
+                    if (!started.isAlive()) {
+                        said = new String(started.getErrorStream().readAllBytes()).trim();
+                    }
+                } catch (IOException | InterruptedException e) {
+                    // nothing more to learn from it
+                }
+                started.destroyForcibly();
+                throw new ModelSharingException("The model worker for " + device + " did not start: "
+                        + (said.isEmpty() ? "it said nothing within " + startTimeout.toSeconds() + " s" : said));
+            }
+            process = started;
+            LOG.infof("Model worker %s#%d (pid %d) serves on %s", device, index, started.pid(), socket);
+            started.onExit().thenRun(() -> restartLater(started));
+        }
+
+        private void restartLater(Process exited) {
+            if (closed || exited != process) {
+                return;
+            }
+            LOG.warnf("Model worker %s#%d (pid %d) exited with %d; restarting in %d ms", device, index, exited.pid(),
+                    exited.exitValue(), backoffMillis);
+            long wait = backoffMillis;
+            backoffMillis = Math.min(backoffMillis * 2, MAX_BACKOFF.toMillis());
+            Thread.ofVirtual().start(() -> {
+                try {
+                    Thread.sleep(wait);
+                    if (!closed) {
+                        start();
+                        restarts.incrementAndGet();
+                        backoffMillis = 100;
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } catch (IOException | RuntimeException e) {
+                    LOG.errorf("Restarting model worker %s#%d failed: %s", device, index, e.getMessage());
+                    restartLater(exited);
+                }
+            });
+        }
+
+        void stop() {
+            Process running = process;
+            process = null;
+            if (running != null && running.isAlive()) {
+                running.destroy(); // SIGTERM: the worker closes its socket and its shared memory
+                try {
+                    if (!running.waitFor(5, TimeUnit.SECONDS)) {
+                        running.destroyForcibly();
+                        running.waitFor(5, TimeUnit.SECONDS);
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    running.destroyForcibly();
+                }
+            }
+        }
+    }
+
+    private static ProcessBuilder command(String device, int index, Path socket, Set<String> classpath,
+            Map<String, String> models, List<String> options, Path shmRoot) {
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
+                "-cp", String.join(java.io.File.pathSeparator, classpath), WorkerMain.class.getName(),
+                "--socket", socket.toString(), "--name", device + "#" + index, "--device", device,
+                "--shm-dir", shmRoot.toString()));
+        models.forEach((name, location) -> command.addAll(List.of("--model", name + "=" + location)));
+        command.addAll(options);
+        ProcessBuilder builder = new ProcessBuilder(command);
+        // Each worker sees only its own GPU; a CPU worker sees none.
+        builder.environment().put("CUDA_VISIBLE_DEVICES", device.startsWith("cuda:") ? device.substring(5) : "");
+        return builder;
+    }
+
+    /** A location the worker process can load: files as they are, classpath resources with their jar added. */
+    private static String resolve(String location, Set<String> classpath) {
+        if (!location.startsWith(ModelSource.CLASSPATH_PREFIX)) {
+            return Path.of(location).toAbsolutePath().toString();
+        }
+        String resource = location.substring(ModelSource.CLASSPATH_PREFIX.length());
+        URL url = Thread.currentThread().getContextClassLoader().getResource(resource);
+        if (url == null) {
+            throw new ModelSharingException("Model resource " + resource + " is not on the classpath");
+        }
+        try {
+            if ("file".equals(url.getProtocol())) {
+                return Path.of(url.toURI()).toString();
+            }
+            if ("jar".equals(url.getProtocol())) {
+                String jar = url.getPath().substring(0, url.getPath().indexOf("!/"));
+                classpath.add(Path.of(new URL(jar).toURI()).toString());
+                return location;
+            }
+        } catch (URISyntaxException | IOException e) {
+            throw new ModelSharingException("Cannot locate model resource " + resource + " for the workers: " + e.getMessage(),
+                    e);
+        }
+        throw new ModelSharingException(
+                "Model resource " + resource + " is at " + url + ", which a worker process cannot read");
+    }
+
+    private static String location(Class<?> type) {
+        try {
+            return Path.of(type.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+        } catch (URISyntaxException | RuntimeException e) {
+            throw new ModelSharingException("Cannot find where " + type.getName() + " is loaded from, for the workers", e);
+        }
+    }
+
+    private static String clientName() {
+        return "quarkus-" + ProcessHandle.current().pid();
+    }
+}
