@@ -4,7 +4,9 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
+import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
 import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
@@ -23,7 +25,7 @@ public final class BenchmarkMain {
 
     public static void main(String[] args) throws Exception {
         Set<String> suites = Set.of((args.length == 0 || args[0].equals("all")
-                ? "lookup,load,embedding,memory,handoff,write,inference64"
+                ? "lookup,load,embedding,memory,handoff,write,inference64,worker"
                 : args[0]).split(","));
         StringBuilder report = new StringBuilder("\n== Quarkus Model Sharing benchmarks ==\n");
         if (suites.contains("lookup")) {
@@ -93,6 +95,28 @@ public final class BenchmarkMain {
             report.append(line("sum of a 64 MiB input, in place (shm)", score(results, "oursInPlaceFromSharedMemory"), "ms",
                     score(results, "baselineHeapArrayCopiedIn"), "heap array copied in"));
         }
+        if (suites.contains("worker")) {
+            Collection<RunResult> small = new Runner(options("WorkerBenchmark\\.small.*")
+                    .mode(Mode.SampleTime).timeUnit(TimeUnit.MICROSECONDS)
+                    .warmupIterations(3).measurementIterations(5).build()).run();
+            double worker = percentile(small, "smallThroughWorker", 50);
+            double local = percentile(small, "smallInProcess", 50);
+            report.append(line("tiny model p50 through a worker", worker, "us", local, "in process"));
+            report.append(String.format(Locale.ROOT,
+                    "   added by the worker: %.1f us p50 (target: at most 50 us) -> %s; p99 %.1f us vs %.1f us%n",
+                    worker - local, worker - local <= 50 ? "met" : "NOT met", percentile(small, "smallThroughWorker", 99),
+                    percentile(small, "smallInProcess", 99)));
+            Collection<RunResult> large = new Runner(options("WorkerBenchmark\\.large.*")
+                    .mode(Mode.AverageTime).timeUnit(TimeUnit.MILLISECONDS)
+                    .warmupIterations(3).measurementIterations(5).build()).run();
+            double through = score(large, "largeThroughWorker");
+            double inProcess = score(large, "largeInProcess");
+            double bytes = score(large, "largeBytesThroughSocket");
+            report.append(line("64 MiB input through a worker (shm)", through, "ms", inProcess, "in process"));
+            report.append(String.format(Locale.ROOT,
+                    "   target: at most 5%% slower -> %s; bytes through the socket: %.2f ms (%.2fx the worker with shm)%n",
+                    through / inProcess <= 1.05 ? "met" : "NOT met", bytes, bytes / through));
+        }
         System.out.println(report);
     }
 
@@ -114,7 +138,11 @@ public final class BenchmarkMain {
     }
 
     private static ChainedOptionsBuilder options(Class<?> benchmark) {
-        return new OptionsBuilder().include(benchmark.getName() + "\\.").forks(1)
+        return options(benchmark.getName() + "\\.");
+    }
+
+    private static ChainedOptionsBuilder options(String include) {
+        return new OptionsBuilder().include(include).forks(1)
                 .warmupTime(TimeValue.seconds(2)).measurementTime(TimeValue.seconds(3))
                 .jvmArgsAppend("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
                         "-DDJL_CACHE_DIR=" + System.getProperty("DJL_CACHE_DIR", "benchmarks/target/djl-cache"));

@@ -57,7 +57,7 @@ public final class FrameCodec {
     public static final int MAX_STRING_BYTES = 4096;
     public static final int MAX_TENSORS = 256;
     public static final int MAX_STATUS_VALUES = 1024;
-    public static final int DEFAULT_MAX_PAYLOAD = 64 << 20;
+    public static final int DEFAULT_MAX_PAYLOAD = 128 << 20;
 
     private static final int HELLO = 1, WELCOME = 2, LOAD = 3, LOADED = 4, INFER = 5, RESULT = 6, ERROR = 7, RELEASE = 8,
             STATUS = 9, STATUS_REPLY = 10, HEARTBEAT = 11, CANCEL = 12;

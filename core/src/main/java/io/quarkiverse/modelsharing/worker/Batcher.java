@@ -87,7 +87,12 @@ final class Batcher {
         Thread.ofPlatform().daemon().name("worker-batcher-" + model).start(this::dispatch);
     }
 
+    /** Queues a request; without batching it goes straight to the executor, saving a thread hand-off. */
     void offer(Pending pending) {
+        if (!batchable()) {
+            executor.execute(() -> run(List.of(pending)));
+            return;
+        }
         queue.add(pending);
     }
 

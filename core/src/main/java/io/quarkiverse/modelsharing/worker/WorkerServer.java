@@ -138,6 +138,8 @@ public final class WorkerServer implements AutoCloseable {
         private final Map<Long, List<Tensor>> leases = new ConcurrentHashMap<>();
         /** Requests accepted and not yet answered; a cancelled one is removed, and its outputs dropped when they come. */
         private final Set<Long> inFlight = ConcurrentHashMap.newKeySet();
+        /** Whether the client maps shared memory; if not, its outputs travel inline. */
+        private volatile boolean clientShares = true;
         private volatile boolean open = true;
 
         Connection(FrameChannel channel) {
@@ -178,6 +180,7 @@ public final class WorkerServer implements AutoCloseable {
                 return false;
             }
             int capabilities = Frame.INLINE_TENSORS | (allocator.kind() == StorageKind.SHARED ? Frame.SHARED_MEMORY : 0);
+            clientShares = (h.capabilities() & Frame.SHARED_MEMORY) != 0 && (capabilities & Frame.SHARED_MEMORY) != 0;
             reply(new Frame.Welcome(0, FrameCodec.VERSION, capabilities, settings.name()));
             return true;
         }
@@ -265,7 +268,7 @@ public final class WorkerServer implements AutoCloseable {
             }
             try {
                 List<Tensor> copies = new ArrayList<>();
-                var wire = WireTensors.toWire(outcome.outputs(), allocator, copies);
+                var wire = WireTensors.toWire(outcome.outputs(), clientShares ? allocator : TensorAllocator.offHeap(), copies);
                 outputs.addAll(copies);
                 leases.put(id, outputs);
                 reply(new Frame.Result(id, wire));

@@ -33,6 +33,7 @@ import io.quarkiverse.modelsharing.shm.ShmTestRoots;
 import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkiverse.modelsharing.tensor.StorageKind;
 import io.quarkiverse.modelsharing.tensor.Tensor;
+import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 
 /** A worker in this JVM, a client in this JVM, each with its own shared-memory pool: the protocol end to end. */
 class WorkerTest {
@@ -97,6 +98,16 @@ class WorkerTest {
                 assertEquals("Model 'affine' expects input x: F32[?, 4], got Tensor[F32 [1, 3] shared read-only]",
                         invalid.getMessage());
             }
+        }
+    }
+
+    @Test
+    void aClientWithoutSharedMemoryGetsItsTensorsInline() {
+        try (WorkerClient client = WorkerClient.connect(socket, TensorAllocator.offHeap(), "no-shm");
+                Tensor x = Tensor.of(ROW, 1, 4);
+                InferenceResult result = client.infer("affine", Map.of("x", x), Duration.ofSeconds(10))) {
+            assertArrayEquals(TinyModels.expectedAffine(ROW, TinyModels.BIAS), result.get("y").toFloatArray());
+            assertEquals(StorageKind.OFF_HEAP, result.get("y").storageKind(), "the bytes came through the socket");
         }
     }
 

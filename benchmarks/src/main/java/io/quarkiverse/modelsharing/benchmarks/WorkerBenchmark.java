@@ -1,0 +1,125 @@
+package io.quarkiverse.modelsharing.benchmarks;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+
+import io.quarkiverse.modelsharing.inference.InferenceResult;
+import io.quarkiverse.modelsharing.onnx.ModelSource;
+import io.quarkiverse.modelsharing.onnx.OnnxModel;
+import io.quarkiverse.modelsharing.onnx.OnnxModelBuilder;
+import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
+import io.quarkiverse.modelsharing.onnx.TinyModels;
+import io.quarkiverse.modelsharing.tensor.DType;
+import io.quarkiverse.modelsharing.tensor.Tensor;
+import io.quarkiverse.modelsharing.tensor.TensorAllocator;
+import io.quarkiverse.modelsharing.worker.WorkerClient;
+import io.quarkiverse.modelsharing.worker.WorkerMain;
+
+/**
+ * The same models through a worker daemon (another JVM, over a Unix domain socket, tensors in shared memory) and in
+ * process: a tiny model's round trip, and a 64 MiB input, which a third way sends as bytes through the socket, as
+ * serving systems without shared memory do.
+ */
+public class WorkerBenchmark {
+
+    static final int LARGE_FLOATS = 16 << 20;
+
+    @State(Scope.Benchmark)
+    public static class Worker {
+        BenchmarkShm shm;
+        Process daemon;
+        WorkerClient shared;
+        WorkerClient bytes;
+        OnnxModel affine;
+        OnnxModel sum;
+        Tensor small;
+        Tensor large;
+
+        @Setup(Level.Trial)
+        public void start() throws Exception {
+            shm = new BenchmarkShm(128L << 20, 1L << 30);
+            Path affineFile = Files.write(shm.root.resolve("affine.onnx"), TinyModels.affine());
+            byte[] sumModel = OnnxModelBuilder.create("sum").input("x", DType.F32, -1)
+                    .node("ReduceSum", List.of("x"), List.of("s"), Map.of("keepdims", 0L)).output("s", DType.F32).build();
+            Path sumFile = Files.write(shm.root.resolve("sum.onnx"), sumModel);
+            Path socket = shm.root.resolve("worker.sock");
+            daemon = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
+                    "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
+                    "-cp", System.getProperty("java.class.path"), WorkerMain.class.getName(), "--socket", socket.toString(),
+                    "--model", "affine=" + affineFile, "--model", "sum=" + sumFile, "--threads", "1", "--max-batch", "1",
+                    "--shm-dir", shm.root.toString(), "--shm-max", "1G").redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            new BufferedReader(new InputStreamReader(daemon.getInputStream())).readLine();
+            shared = WorkerClient.connect(socket, shm.pool, "benchmark");
+            bytes = WorkerClient.connect(socket, TensorAllocator.offHeap(), "benchmark-bytes");
+            affine = OnnxModelLoader.of("affine", ModelSource.file(affineFile)).load();
+            sum = OnnxModelLoader.of("sum", ModelSource.file(sumFile)).load();
+            small = shm.pool.allocate(DType.F32, 1, 4);
+            small.copyFrom(new float[] { 1, 2, 3, 4 });
+            large = shm.pool.allocate(DType.F32, LARGE_FLOATS);
+            large.segment().fill((byte) 0);
+            shared.load("affine", Duration.ofSeconds(30));
+            shared.load("sum", Duration.ofSeconds(30));
+        }
+
+        @TearDown(Level.Trial)
+        public void stop() throws Exception {
+            shared.close();
+            bytes.close();
+            small.close();
+            large.close();
+            affine.close();
+            sum.close();
+            daemon.destroy();
+            daemon.waitFor(10, TimeUnit.SECONDS);
+            shm.close();
+        }
+    }
+
+    @Benchmark
+    public float smallThroughWorker(Worker w) {
+        try (InferenceResult result = w.shared.infer("affine", Map.of("x", w.small), Duration.ofSeconds(30))) {
+            return result.get("y").getFloat(0);
+        }
+    }
+
+    @Benchmark
+    public float smallInProcess(Worker w) {
+        try (InferenceResult result = w.affine.run(Map.of("x", w.small))) {
+            return result.get("y").getFloat(0);
+        }
+    }
+
+    @Benchmark
+    public float largeThroughWorker(Worker w) {
+        try (InferenceResult result = w.shared.infer("sum", Map.of("x", w.large), Duration.ofSeconds(30))) {
+            return result.get("s").getFloat(0);
+        }
+    }
+
+    @Benchmark
+    public float largeInProcess(Worker w) {
+        try (InferenceResult result = w.sum.run(Map.of("x", w.large))) {
+            return result.get("s").getFloat(0);
+        }
+    }
+
+    @Benchmark
+    public float largeBytesThroughSocket(Worker w) {
+        try (InferenceResult result = w.bytes.infer("sum", Map.of("x", w.large), Duration.ofSeconds(30))) {
+            return result.get("s").getFloat(0);
+        }
+    }
+}
