@@ -60,6 +60,7 @@ public class WorkerBenchmark {
                     "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
                     "-cp", System.getProperty("java.class.path"), WorkerMain.class.getName(), "--socket", socket.toString(),
                     "--model", "affine=" + affineFile, "--model", "sum=" + sumFile, "--threads", "1", "--max-batch", "1",
+                    "--intra-op-threads", System.getProperty("worker.intraop", "0"),
                     "--shm-dir", shm.root.toString(), "--shm-max", "1G").redirectError(ProcessBuilder.Redirect.INHERIT).start();
             new BufferedReader(new InputStreamReader(daemon.getInputStream())).readLine();
             shared = WorkerClient.connect(socket, shm.pool, "benchmark");

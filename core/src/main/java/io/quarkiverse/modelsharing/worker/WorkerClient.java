@@ -51,7 +51,7 @@ public final class WorkerClient implements AutoCloseable {
         this.channel = channel;
         this.allocator = allocator;
         this.worker = worker;
-        Thread.ofVirtual().name("worker-client-reader").start(this::readResponses);
+        Thread.ofPlatform().daemon().name("worker-client-reader").start(this::readResponses);
     }
 
     /**

@@ -29,7 +29,7 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
  *     io.quarkiverse.modelsharing.worker.WorkerMain --socket /run/models/worker.sock \
  *     --model embedder=/models/embedder.onnx [--model ...] [--allow-user alice ...] [--threads 2] [--queue 1024] \
  *     [--timeout 30s] [--name cpu-0] [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms]
- *     [--device cpu|cuda:N]
+ *     [--device cpu|cuda:N] [--intra-op-threads N]
  * </pre>
  *
  * It prints {@code listening on <socket>} once ready and serves until it is terminated.
@@ -60,6 +60,7 @@ public final class WorkerMain {
         Path shmDir = SharedMemorySettings.DEFAULT_ROOT;
         long shmMax = 1L << 30;
         String device = "cpu";
+        int intraOpThreads = 0;
         int maxBatch = WorkerSettings.DEFAULT_MAX_BATCH;
         Duration maxDelay = WorkerSettings.DEFAULT_MAX_DELAY;
         for (int i = 0; i < args.length; i++) {
@@ -81,6 +82,7 @@ public final class WorkerMain {
                 case "--shm-dir" -> shmDir = Path.of(require(args[i], value));
                 case "--shm-max" -> shmMax = bytes(require(args[i], value));
                 case "--device" -> device = require(args[i], value);
+                case "--intra-op-threads" -> intraOpThreads = Integer.parseInt(require(args[i], value));
                 case "--max-batch" -> maxBatch = Integer.parseInt(require(args[i], value));
                 case "--max-delay" -> maxDelay = duration(require(args[i], value));
                 default -> throw usage("unknown option " + args[i]);
@@ -90,7 +92,9 @@ public final class WorkerMain {
         if (socket == null || models.isEmpty()) {
             throw usage("--socket and at least one --model are required");
         }
-        OnnxSessionSettings session = sessionFor(device);
+        OnnxSessionSettings device0 = sessionFor(device);
+        OnnxSessionSettings session = new OnnxSessionSettings(intraOpThreads, 0, device0.optimizationLevel(),
+                device0.cudaDevice());
         ModelRegistry registry = ModelRegistry.builder().idleTimeout(null).build();
         ClassLoader classLoader = WorkerMain.class.getClassLoader();
         models.forEach((model, location) -> registry.register(model,
@@ -174,6 +178,6 @@ public final class WorkerMain {
     private static IllegalArgumentException usage(String problem) {
         return new IllegalArgumentException(problem + "\nusage: WorkerMain --socket PATH --model NAME=LOCATION"
                 + " [--model ...] [--allow-user USER ...] [--threads N] [--queue N] [--timeout 30s] [--name NAME]"
-                + " [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms] [--device cpu|cuda:N]");
+                + " [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms] [--device cpu|cuda:N] [--intra-op-threads N]");
     }
 }

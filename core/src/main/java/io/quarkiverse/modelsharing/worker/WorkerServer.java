@@ -123,7 +123,7 @@ public final class WorkerServer implements AutoCloseable {
                 SocketChannel channel = server.accept();
                 Connection connection = new Connection(new FrameChannel(channel, codec));
                 connections.add(connection);
-                Thread.ofVirtual().name("worker-connection").start(connection::serve);
+                Thread.ofPlatform().daemon().name("worker-connection").start(connection::serve);
             } catch (ClosedChannelException e) {
                 return;
             } catch (IOException e) {
