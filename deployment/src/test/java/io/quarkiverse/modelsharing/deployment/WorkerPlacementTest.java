@@ -1,6 +1,7 @@
 package io.quarkiverse.modelsharing.deployment;
 
 import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -88,6 +89,10 @@ class WorkerPlacementTest {
             assertEquals(local.inputs(), remote.inputs());
         }
         given().get("/q/health/ready").then().statusCode(200).body("checks[0].data.'worker cpu#0'", equalTo("up"));
+        given().get("/q/metrics").then().statusCode(200)
+                .body(containsString("model_sharing_worker_requests_seconds_count"))
+                .body(containsString("model_sharing_worker_queue "))
+                .body(containsString("model_sharing_worker_restarts_total"));
     }
 
     @Test

@@ -7,12 +7,14 @@ import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 
 import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.FunctionTimer;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.TimeGauge;
 import io.micrometer.core.instrument.binder.MeterBinder;
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
 import io.quarkiverse.modelsharing.registry.ModelStats;
+import io.quarkiverse.modelsharing.runtime.worker.WorkerPool;
 
 /**
  * Publishes each model's registry counters as Micrometer meters tagged {@code model=<name>}; Quarkus binds every
@@ -24,8 +26,12 @@ public class ModelSharingMeterBinder implements MeterBinder {
     @Inject
     ModelRegistry registry;
 
+    @Inject
+    WorkerPool workers;
+
     @Override
     public void bindTo(MeterRegistry meters) {
+        bindWorkers(meters);
         for (String name : registry.names()) {
             counter(meters, name, "model.sharing.hits", "Acquisitions served by the loaded model", ModelStats::hits);
             counter(meters, name, "model.sharing.misses", "Acquisitions that loaded the model or waited for its load",
@@ -41,6 +47,23 @@ public class ModelSharingMeterBinder implements MeterBinder {
                     r -> r.stats(name).lastLoadTime().toNanos() / 1e6)
                     .description("How long the last load took").tag("model", name).register(meters);
         }
+    }
+
+    private void bindWorkers(MeterRegistry meters) {
+        if (workers.isEmpty()) {
+            return;
+        }
+        FunctionCounter.builder("model.sharing.worker.restarts", workers, WorkerPool::restarts)
+                .description("Restarts of managed workers").register(meters);
+        FunctionTimer.builder("model.sharing.worker.requests", workers, w -> w.requestTotals()[0],
+                w -> w.requestTotals()[1], TimeUnit.NANOSECONDS)
+                .description("Round trips of requests to workers").register(meters);
+        Gauge.builder("model.sharing.worker.queue", workers, w -> w.workerStatus("queue"))
+                .description("Requests accepted by the workers and not yet answered").register(meters);
+        FunctionCounter.builder("model.sharing.worker.runs", workers, w -> w.workerStatus("runs"))
+                .description("Model runs in the workers; requests per run is the mean batch size").register(meters);
+        FunctionCounter.builder("model.sharing.worker.batched.requests", workers, w -> w.workerStatus("requests"))
+                .description("Requests the workers' runs served").register(meters);
     }
 
     private void counter(MeterRegistry meters, String name, String meter, String description,

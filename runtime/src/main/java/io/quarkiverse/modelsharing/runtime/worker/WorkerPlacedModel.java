@@ -46,11 +46,16 @@ public final class WorkerPlacedModel implements InferenceModel {
 
     @Override
     public InferenceResult run(Map<String, Tensor> inputs) {
-        return model().run(inputs);
+        long start = System.nanoTime();
+        try {
+            return model().run(inputs);
+        } finally {
+            pool.recordRequest(System.nanoTime() - start);
+        }
     }
 
     @Override
     public InferenceResult run(Map<String, Tensor> inputs, TensorAllocator outputs) {
-        return model().run(inputs, outputs);
+        return run(inputs);
     }
 }

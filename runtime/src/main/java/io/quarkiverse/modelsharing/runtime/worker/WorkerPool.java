@@ -18,6 +18,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 
 import org.jboss.logging.Logger;
 
@@ -41,6 +42,8 @@ public final class WorkerPool implements AutoCloseable {
     private final List<WorkerConnection> connections = new ArrayList<>();
     private final AtomicInteger next = new AtomicInteger();
     private final AtomicLong restarts = new AtomicLong();
+    private final LongAdder requests = new LongAdder();
+    private final LongAdder requestNanos = new LongAdder();
     private final String description;
     private Path socketDirectory;
     private volatile boolean closed;
@@ -113,6 +116,35 @@ public final class WorkerPool implements AutoCloseable {
     /** Restarts of managed workers since the application started. */
     public long restarts() {
         return restarts.get();
+    }
+
+    /** Records one request's round trip, for the latency meter. */
+    void recordRequest(long nanos) {
+        requests.increment();
+        requestNanos.add(nanos);
+    }
+
+    /** Requests sent to workers, and their total round-trip time in nanoseconds. */
+    public long[] requestTotals() {
+        return new long[] { requests.sum(), requestNanos.sum() };
+    }
+
+    /**
+     * A value the workers report in their status (e.g. {@code queue}, {@code runs}, {@code requests}), summed over
+     * the workers that answer within a second; NaN if none does.
+     */
+    public double workerStatus(String name) {
+        double sum = 0;
+        boolean any = false;
+        for (WorkerConnection connection : connections) {
+            try {
+                sum += Double.parseDouble(connection.client().status(Duration.ofSeconds(1)).getOrDefault(name, "0"));
+                any = true;
+            } catch (RuntimeException e) {
+                // a worker that is down reports nothing
+            }
+        }
+        return any ? sum : Double.NaN;
     }
 
     /** Each worker and whether it is up, for readiness. */
