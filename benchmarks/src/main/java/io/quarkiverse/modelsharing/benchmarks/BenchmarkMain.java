@@ -25,7 +25,7 @@ public final class BenchmarkMain {
 
     public static void main(String[] args) throws Exception {
         Set<String> suites = Set.of((args.length == 0 || args[0].equals("all")
-                ? "lookup,load,embedding,memory,handoff,write,inference64,worker"
+                ? "lookup,load,embedding,memory,handoff,write,inference64,worker,workermemory"
                 : args[0]).split(","));
         StringBuilder report = new StringBuilder("\n== Quarkus Model Sharing benchmarks ==\n");
         if (suites.contains("lookup")) {
@@ -116,6 +116,16 @@ public final class BenchmarkMain {
             report.append(String.format(Locale.ROOT,
                     "   target: at most 5%% slower -> %s; bytes through the socket: %.2f ms (%.2fx the worker with shm)%n",
                     through / inProcess <= 1.05 ? "met" : "NOT met", bytes, bytes / through));
+        }
+        if (suites.contains("workermemory")) {
+            long[] kib = WorkerMemoryHarness.measure();
+            report.append(line("PSS, 8 clients + 1 worker (total)", kib[0] / 1024.0, "MiB", kib[1] / 1024.0,
+                    "8 private copies (total)"));
+            report.append(line("model memory, 8 clients + 1 worker", kib[2] / 1024.0, "MiB", kib[3] / 1024.0,
+                    "8 private copies"));
+            report.append(String.format(Locale.ROOT,
+                    "   saving: %.0f%% of the total, %.0f%% of the model memory (target: at least 85%% less)%n",
+                    100.0 * (1 - (double) kib[0] / kib[1]), 100.0 * (1 - (double) kib[2] / kib[3])));
         }
         System.out.println(report);
     }

@@ -29,7 +29,7 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
  *     io.quarkiverse.modelsharing.worker.WorkerMain --socket /run/models/worker.sock \
  *     --model embedder=/models/embedder.onnx [--model ...] [--allow-user alice ...] [--threads 2] [--queue 1024] \
  *     [--timeout 30s] [--name cpu-0] [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms]
- *     [--device cpu|cuda:N] [--intra-op-threads N]
+ *     [--device cpu|cuda:N] [--intra-op-threads N] [--shm-pool-file 64M]
  * </pre>
  *
  * It prints {@code listening on <socket>} once ready and serves until it is terminated.
@@ -59,6 +59,7 @@ public final class WorkerMain {
         String name = "worker";
         Path shmDir = SharedMemorySettings.DEFAULT_ROOT;
         long shmMax = 1L << 30;
+        long shmPoolFile = SharedMemorySettings.DEFAULT_POOL_FILE_BYTES;
         String device = "cpu";
         int intraOpThreads = 0;
         int maxBatch = WorkerSettings.DEFAULT_MAX_BATCH;
@@ -81,6 +82,7 @@ public final class WorkerMain {
                 case "--name" -> name = require(args[i], value);
                 case "--shm-dir" -> shmDir = Path.of(require(args[i], value));
                 case "--shm-max" -> shmMax = bytes(require(args[i], value));
+                case "--shm-pool-file" -> shmPoolFile = bytes(require(args[i], value));
                 case "--device" -> device = require(args[i], value);
                 case "--intra-op-threads" -> intraOpThreads = Integer.parseInt(require(args[i], value));
                 case "--max-batch" -> maxBatch = Integer.parseInt(require(args[i], value));
@@ -99,9 +101,8 @@ public final class WorkerMain {
         ClassLoader classLoader = WorkerMain.class.getClassLoader();
         models.forEach((model, location) -> registry.register(model,
                 new OnnxModelLoader(model, ModelSource.parse(location, classLoader), session, 0, false)));
-        TensorAllocator allocator = SharedMemory.allocator(new SharedMemorySettings(shmDir,
-                SharedMemorySettings.DEFAULT_POOL_FILE_BYTES, Math.max(shmMax, SharedMemorySettings.DEFAULT_POOL_FILE_BYTES),
-                SharedMemorySettings.DEFAULT_JANITOR_PERIOD));
+        TensorAllocator allocator = SharedMemory.allocator(new SharedMemorySettings(shmDir, shmPoolFile,
+                Math.max(shmMax, shmPoolFile), SharedMemorySettings.DEFAULT_JANITOR_PERIOD));
         WorkerServer server = WorkerServer.start(new WorkerSettings(socket, users, threads, queue, timeout, name, maxBatch,
                 maxDelay), registry, allocator);
         CountDownLatch stopped = new CountDownLatch(1);
@@ -178,6 +179,6 @@ public final class WorkerMain {
     private static IllegalArgumentException usage(String problem) {
         return new IllegalArgumentException(problem + "\nusage: WorkerMain --socket PATH --model NAME=LOCATION"
                 + " [--model ...] [--allow-user USER ...] [--threads N] [--queue N] [--timeout 30s] [--name NAME]"
-                + " [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms] [--device cpu|cuda:N] [--intra-op-threads N]");
+                + " [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms] [--device cpu|cuda:N] [--intra-op-threads N] [--shm-pool-file 64M]");
     }
 }
