@@ -45,8 +45,9 @@ def open_tensor(directory: str, descriptor: dict, writable: bool = False) -> np.
     pool = _maps[key]
     header = descriptor["offset"] - 64
     magic, = struct.unpack_from("<I", pool, header)
-    generation, block_length = struct.unpack_from("<qq", pool, header + 8)
-    if magic != 0x42534D51 or generation != descriptor["generation"]:
+    state, block_length = struct.unpack_from("<QQ", pool, header + 8)
+    generation = state >> 24  # the low 24 bits count the views that hold the block
+    if magic != BLOCK_MAGIC or generation != descriptor["generation"]:
         raise ValueError("the block was freed or reused by its owner")
     if descriptor["byte_offset"] + descriptor["length"] > block_length:
         raise ValueError("the descriptor runs past its block")

@@ -25,7 +25,7 @@ public final class BenchmarkMain {
 
     public static void main(String[] args) throws Exception {
         Set<String> suites = Set.of((args.length == 0 || args[0].equals("all")
-                ? "lookup,load,embedding,memory,handoff,write,inference64,worker,workermemory"
+                ? "lookup,load,embedding,memory,handoff,write,inference64,worker,workermemory,concurrency"
                 : args[0]).split(","));
         StringBuilder report = new StringBuilder("\n== Quarkus Model Sharing benchmarks ==\n");
         if (suites.contains("lookup")) {
@@ -126,6 +126,10 @@ public final class BenchmarkMain {
             report.append(String.format(Locale.ROOT,
                     "   saving: %.0f%% of the total, %.0f%% of the model memory (target: at least 85%% less)%n",
                     100.0 * (1 - (double) kib[0] / kib[1]), 100.0 * (1 - (double) kib[2] / kib[3])));
+        }
+        if (suites.contains("concurrency")) {
+            report.append("1,000 concurrent requests from 4 processes to one worker (tiny model):\n");
+            ConcurrencyHarness.measure().forEach(line -> report.append("   ").append(line).append('\n'));
         }
         System.out.println(report);
     }

@@ -13,19 +13,16 @@ import java.lang.invoke.VarHandle;
  * header offset  size  field
  *  0             4     magic "QMSB" (0x42534D51, little-endian)
  *  4             4     reserved (0)
- *  8             8     generation: unique per allocation in the pool, 0 once the block is freed
+ *  8             8     state: generation in the high 40 bits (unique per allocation in the pool, 0 once freed),
+ *                      references held by views opened from descriptors in the low 24 bits
  * 16             8     length of the tensor's bytes
- * 24             8     references held by views opened from descriptors, in this or other processes
- * 32            32     reserved (0)
+ * 24            40     reserved (0)
  * </pre>
  *
- * A descriptor names the data offset (header offset + 64) and the generation; a reader checks both against the
- * header before reading a byte, so a descriptor of a freed or reused block is refused.
- * <p>
- * A reader counts itself in {@code references} before it checks the generation, and the owner retires the
- * generation before it reads {@code references}: so either the reader sees the retired generation and backs out,
- * or the owner sees the reference and keeps the block until it drops to zero. The count is never reset, so a
- * reader that backs out of a reused block leaves it exact.
+ * Generation and references share one word so that a reader can take a reference only while the block still holds
+ * the generation its descriptor names (one compare-and-set), and the owner can retire the generation and learn
+ * whether views remain in one step. A block is written afresh, references 0, each time it is allocated: no
+ * reference can be taken on a free block, since its generation matches no descriptor.
  */
 final class BlockLayout {
 
@@ -33,12 +30,13 @@ final class BlockLayout {
     static final long HEADER_BYTES = 64;
     static final long ALIGNMENT = 64;
     static final long MAGIC_OFFSET = 0;
-    static final long GENERATION_OFFSET = 8;
+    static final long STATE_OFFSET = 8;
     static final long LENGTH_OFFSET = 16;
-    static final long REFERENCES_OFFSET = 24;
+    static final int REFERENCE_BITS = 24;
+    static final long REFERENCE_MASK = (1L << REFERENCE_BITS) - 1;
+    static final long MAX_GENERATION = (1L << (64 - REFERENCE_BITS)) - 1;
 
-    private static final VarHandle GENERATION = JAVA_LONG.varHandle();
-    private static final VarHandle REFERENCES = JAVA_LONG.varHandle();
+    private static final VarHandle STATE = JAVA_LONG.varHandle();
 
     private BlockLayout() {
     }
@@ -55,24 +53,43 @@ final class BlockLayout {
     static void write(MemorySegment pool, long headerOffset, long generation, long length) {
         pool.set(JAVA_INT, headerOffset + MAGIC_OFFSET, MAGIC);
         pool.set(JAVA_LONG, headerOffset + LENGTH_OFFSET, length);
-        GENERATION.setRelease(pool, headerOffset + GENERATION_OFFSET, generation);
+        STATE.setRelease(pool, headerOffset + STATE_OFFSET, generation << REFERENCE_BITS);
     }
 
-    static void retire(MemorySegment pool, long headerOffset) {
-        GENERATION.setRelease(pool, headerOffset + GENERATION_OFFSET, 0L);
+    /** Takes a reference if the block still holds {@code generation}; returns whether it did. */
+    static boolean tryRetain(MemorySegment pool, long headerOffset, long generation) {
+        for (;;) {
+            long state = (long) STATE.getVolatile(pool, headerOffset + STATE_OFFSET);
+            if (state >>> REFERENCE_BITS != generation || (state & REFERENCE_MASK) == REFERENCE_MASK) {
+                return false;
+            }
+            if (STATE.compareAndSet(pool, headerOffset + STATE_OFFSET, state, state + 1)) {
+                return true;
+            }
+        }
+    }
+
+    static void release(MemorySegment pool, long headerOffset) {
+        STATE.getAndAdd(pool, headerOffset + STATE_OFFSET, -1L);
+    }
+
+    /** Retires the block's generation (no new references); returns the references still held. */
+    static long retire(MemorySegment pool, long headerOffset) {
+        for (;;) {
+            long state = (long) STATE.getVolatile(pool, headerOffset + STATE_OFFSET);
+            long references = state & REFERENCE_MASK;
+            if (STATE.compareAndSet(pool, headerOffset + STATE_OFFSET, state, references)) {
+                return references;
+            }
+        }
     }
 
     static long generation(MemorySegment pool, long headerOffset) {
-        return (long) GENERATION.getAcquire(pool, headerOffset + GENERATION_OFFSET);
-    }
-
-    /** Adds {@code delta} to the block's reader references, atomically across processes; returns the new count. */
-    static long addReferences(MemorySegment pool, long headerOffset, long delta) {
-        return (long) REFERENCES.getAndAdd(pool, headerOffset + REFERENCES_OFFSET, delta) + delta;
+        return (long) STATE.getVolatile(pool, headerOffset + STATE_OFFSET) >>> REFERENCE_BITS;
     }
 
     static long references(MemorySegment pool, long headerOffset) {
-        return (long) REFERENCES.getVolatile(pool, headerOffset + REFERENCES_OFFSET);
+        return (long) STATE.getVolatile(pool, headerOffset + STATE_OFFSET) & REFERENCE_MASK;
     }
 
     static int magic(MemorySegment pool, long headerOffset) {

@@ -35,6 +35,8 @@ final class MappedViewStorage extends TensorStorage {
 
     @Override
     protected void free() {
-        BlockLayout.addReferences(pool, headerOffset, -counted);
+        if (counted > 0) {
+            BlockLayout.release(pool, headerOffset);
+        }
     }
 }

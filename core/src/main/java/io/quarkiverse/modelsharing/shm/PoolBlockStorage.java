@@ -47,8 +47,7 @@ final class PoolBlockStorage extends TensorStorage {
     @Override
     protected void free() {
         freed = true;
-        BlockLayout.retire(file.segment, headerOffset);
-        if (BlockLayout.references(file.segment, headerOffset) == 0) {
+        if (BlockLayout.retire(file.segment, headerOffset) == 0) {
             reclaim();
         } else {
             deferred.accept(this);

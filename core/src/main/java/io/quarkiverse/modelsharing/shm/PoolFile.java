@@ -101,11 +101,13 @@ final class PoolFile implements AutoCloseable {
     /** Reserves a block for {@code blockBytes}; returns its header offset, or -1 if no free range is large enough. */
     synchronized long allocate(long blockBytes) {
         for (Map.Entry<Long, Long> range : free.entrySet()) {
-            if (range.getValue() >= blockBytes) {
-                long offset = range.getKey();
+            // Read the entry before removing it: TreeMap reuses a removed node for its successor's key and value.
+            long offset = range.getKey();
+            long length = range.getValue();
+            if (length >= blockBytes) {
                 free.remove(offset);
-                if (range.getValue() > blockBytes) {
-                    free.put(offset + blockBytes, range.getValue() - blockBytes);
+                if (length > blockBytes) {
+                    free.put(offset + blockBytes, length - blockBytes);
                 }
                 freeBytes -= blockBytes;
                 return offset;

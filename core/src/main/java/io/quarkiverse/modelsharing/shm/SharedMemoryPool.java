@@ -169,19 +169,18 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
         if (BlockLayout.magic(memory, header) != BlockLayout.MAGIC) {
             throw new SharedMemoryException(descriptor + " does not point at a tensor block in pool " + file.path);
         }
-        // Count this view before checking the generation: see BlockLayout.
-        long count = counted ? 1 : 0;
-        BlockLayout.addReferences(memory, header, count);
-        if (BlockLayout.generation(memory, header) != descriptor.generation()) {
-            BlockLayout.addReferences(memory, header, -count);
-            throw new SharedMemoryException(descriptor + " names a block that was freed or reused: its owner released"
-                    + " the tensor before this process opened it");
-        }
         if (descriptor.byteOffset() + descriptor.length() > BlockLayout.length(memory, header)) {
-            BlockLayout.addReferences(memory, header, -count);
             throw new SharedMemoryException(descriptor + " runs past the end of its " + BlockLayout.length(memory, header)
                     + "-byte block");
         }
+        // A counted view takes its reference only while the block holds the descriptor's generation: see BlockLayout.
+        boolean current = counted ? BlockLayout.tryRetain(memory, header, descriptor.generation())
+                : BlockLayout.generation(memory, header) == descriptor.generation();
+        if (!current) {
+            throw new SharedMemoryException(descriptor + " names a block that was freed or reused: its owner released"
+                    + " the tensor before this process opened it");
+        }
+        long count = counted ? 1 : 0;
         MemorySegment data = memory.asSlice(offset + descriptor.byteOffset(), descriptor.length()).asReadOnly();
         return Tensor.of(new MappedViewStorage(data, memory, header, count), descriptor.dtype(), descriptor.shape());
     }
@@ -230,13 +229,31 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
                 return block(file, offset, blockBytes, length, onFree);
             }
         }
+        return growAndReserve(blockBytes, length, onFree);
+    }
+
+    /**
+     * Reserves a block in a new pool file. Under the pool's lock it first looks again at the files: another thread
+     * may have added one while this one waited, and many threads finding the pool full at once must add one file,
+     * not one each.
+     */
+    private synchronized PoolBlockStorage growAndReserve(long blockBytes, long length, Runnable onFree) {
+        for (PoolFile file : files) {
+            long offset = file.allocate(blockBytes);
+            if (offset >= 0) {
+                return block(file, offset, blockBytes, length, onFree);
+            }
+        }
         PoolFile grown = grow(blockBytes);
-        long offset = grown.allocate(blockBytes);
-        return block(grown, offset, blockBytes, length, onFree);
+        return block(grown, grown.allocate(blockBytes), blockBytes, length, onFree);
     }
 
     private PoolBlockStorage block(PoolFile file, long offset, long blockBytes, long length, Runnable onFree) {
         long generation = generations.incrementAndGet();
+        if (generation > BlockLayout.MAX_GENERATION) {
+            throw new SharedMemoryException("This process's shared-memory pool has used up its block generations;"
+                    + " restart the process");
+        }
         BlockLayout.write(file.segment, offset, generation, length);
         usedBytes.addAndGet(blockBytes);
         return new PoolBlockStorage(file, offset, blockBytes, generation, length, () -> {

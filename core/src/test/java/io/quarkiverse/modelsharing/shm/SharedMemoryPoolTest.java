@@ -156,6 +156,63 @@ class SharedMemoryPoolTest {
     }
 
     @Test
+    void manyThreadsFindingThePoolFullAddOneFileNotOneEach() throws Exception {
+        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(MIB, 64 * MIB));
+                java.util.concurrent.ExecutorService threads = java.util.concurrent.Executors
+                        .newVirtualThreadPerTaskExecutor()) {
+            java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+            java.util.List<java.util.concurrent.Future<Tensor>> tensors = new java.util.ArrayList<>();
+            for (int i = 0; i < 250; i++) {
+                tensors.add(threads.submit(() -> {
+                    start.await();
+                    return pool.allocate(DType.F32, 1, 4);
+                }));
+            }
+            start.countDown();
+            for (java.util.concurrent.Future<Tensor> tensor : tensors) {
+                tensor.get().close();
+            }
+            assertEquals(MIB, pool.mappedBytes(), "250 small tensors fit one pool file");
+        }
+    }
+
+    @Test
+    void aFragmentedPoolNeverHandsOutOverlappingBlocks() {
+        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(MIB, 4 * MIB))) {
+            java.util.Random random = new java.util.Random(11);
+            java.util.List<Tensor> live = new java.util.ArrayList<>();
+            for (int round = 0; round < 2_000; round++) {
+                if (!live.isEmpty() && random.nextInt(3) == 0) {
+                    Tensor gone = live.remove(random.nextInt(live.size()));
+                    long before = pool.usedBytes();
+                    gone.close();
+                    assertTrue(pool.usedBytes() < before, "closing " + gone + " gave its block back");
+                } else {
+                    live.add(pool.allocate(DType.I32, 1 + random.nextInt(300)));
+                }
+                if (round % 100 == 0) {
+                    // every live tensor holds its own number everywhere; an overlap would overwrite another's
+                    for (int t = 0; t < live.size(); t++) {
+                        for (long i = 0; i < live.get(t).elementCount(); i++) {
+                            live.get(t).setInt(i, t);
+                        }
+                    }
+                    for (int t = 0; t < live.size(); t++) {
+                        for (long i = 0; i < live.get(t).elementCount(); i++) {
+                            assertEquals(t, live.get(t).getInt(i), "tensor " + t + " was overwritten by another");
+                        }
+                        try (Tensor view = pool.open(pool.describe(live.get(t)))) {
+                            assertEquals(t, view.getInt(0), "its block header still names it");
+                        }
+                    }
+                }
+            }
+            live.forEach(Tensor::close);
+            assertEquals(0, pool.usedBytes(), "live " + live.size());
+        }
+    }
+
+    @Test
     void sessionsHaveTheirOwnQuota() {
         try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(MIB, 4 * MIB))) {
             SharedMemoryPool.Session session = pool.session("client-7", 4096);

@@ -199,6 +199,38 @@ class WorkerTest {
     }
 
     @Test
+    void manyConcurrentBatchedRequestsEachGetTheirOwnAnswer() throws Exception {
+        Path batching = shm.root.resolve("many.sock");
+        try (WorkerServer batched = WorkerServer.start(
+                new WorkerSettings(batching, Set.of(), Integer.getInteger("dbg.threads", 2), 1024, Duration.ofSeconds(30),
+                        "many", Integer.getInteger("dbg.batch", 8), Duration.ofMillis(10)),
+                registry, workerPool);
+                WorkerClient first = WorkerClient.connect(batching, clientPool, "first");
+                WorkerClient second = WorkerClient.connect(batching, clientPool, "second");
+                ExecutorService callers = Executors.newVirtualThreadPerTaskExecutor()) {
+            first.load("affine", Duration.ofSeconds(10));
+            List<CompletableFuture<String>> calls = new ArrayList<>();
+            for (int i = 0; i < 200; i++) {
+                float[] row = { i, 1, 2, 3 };
+                WorkerClient client = i % 2 == 0 ? first : second; // batches mix requests of two connections
+                calls.add(CompletableFuture.supplyAsync(() -> {
+                    try (Tensor x = Tensor.of(row, 1, 4);
+                            InferenceResult result = client.infer("affine", Map.of("x", x), Duration.ofSeconds(30))) {
+                        float[] expected = TinyModels.expectedAffine(row, TinyModels.BIAS);
+                        float[] got = result.get("y").toFloatArray();
+                        return java.util.Arrays.equals(expected, got) ? "ok" : "wrong " + java.util.Arrays.toString(got);
+                    } catch (RuntimeException e) {
+                        return "failed " + e.getMessage();
+                    }
+                }, callers));
+            }
+            for (CompletableFuture<String> call : calls) {
+                assertEquals("ok", call.get(60, TimeUnit.SECONDS));
+            }
+        }
+    }
+
+    @Test
     void aRequestPastItsTimeoutIsCancelled() throws Exception {
         try (WorkerClient client = WorkerClient.connect(socket, clientPool, "test");
                 Tensor x = Tensor.allocate(DType.F32, 256, 256)) {
