@@ -23,9 +23,7 @@ class FullTmpfsTest {
 
     @Test
     void aFullTmpfsIsAClearExceptionNotASigbus() throws Exception {
-        Path mount = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "small-tmpfs");
-        run("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mount.toString());
-        try {
+        withTmpfs("size=1m", mount -> {
             SharedMemorySettings settings = new SharedMemorySettings(mount, 512 * 1024, 8L << 20, Duration.ofSeconds(1));
             try (SharedMemoryPool pool = SharedMemoryPool.open(settings)) {
                 Tensor first = pool.allocate(DType.U8, 400 * 1024); // one 512 KiB file fits
@@ -40,20 +38,28 @@ class FullTmpfsTest {
                 first.close();
             }
             assertTrue(!Files.exists(settings.directory()), "the failed pool file, and then the directory, were removed");
-        } finally {
-            run("umount", mount.toString());
-            Files.delete(mount);
-        }
+        });
     }
 
     @Test
     void aReadOnlyTmpfsFallsBackToOffHeap() throws Exception {
-        Path mount = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "readonly-tmpfs");
-        run("mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", mount.toString());
-        try {
+        withTmpfs("ro,size=1m", mount -> {
             SharedMemorySettings settings = new SharedMemorySettings(mount, 512 * 1024, 8L << 20, Duration.ofSeconds(1));
             assertEquals(mount + " is read-only", SharedMemory.unusable(settings).orElseThrow());
             assertEquals(io.quarkiverse.modelsharing.tensor.StorageKind.OFF_HEAP, SharedMemory.allocator(settings).kind());
+        });
+    }
+
+    interface MountedTest {
+        void run(Path mount) throws Exception;
+    }
+
+    /** Mounts a tmpfs of its own under target/, runs the test on it, and unmounts it whatever happens. */
+    private static void withTmpfs(String options, MountedTest test) throws Exception {
+        Path mount = Files.createTempDirectory(Path.of("target").toAbsolutePath(), "tmpfs");
+        run("mount", "-t", "tmpfs", "-o", options, "tmpfs", mount.toString());
+        try {
+            test.run(mount);
         } finally {
             run("umount", mount.toString());
             Files.delete(mount);
