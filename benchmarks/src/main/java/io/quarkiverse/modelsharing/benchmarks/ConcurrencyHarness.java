@@ -39,14 +39,15 @@ public final class ConcurrencyHarness {
             try (BenchmarkShm shm = new BenchmarkShm(4L << 20, 256L << 20)) {
                 Path model = Files.write(shm.root.resolve("affine.onnx"), TinyModels.affine());
                 Path socket = shm.root.resolve("worker.sock");
-                Process worker = java(WorkerMain.class.getName(), "--socket", socket.toString(), "--model", "affine=" + model,
+                Process worker = ChildJvm.start(WorkerMain.class.getName(), "--socket", socket.toString(), "--model",
+                        "affine=" + model,
                         "--threads", "2", "--queue", "2048", "--max-batch", Integer.toString(maxBatch), "--max-delay", "10ms",
                         "--shm-dir", shm.root.toString(), "--shm-pool-file", "4M");
                 try {
                     new BufferedReader(new InputStreamReader(worker.getInputStream())).readLine();
                     List<Process> clients = new ArrayList<>();
                     for (int i = 0; i < CLIENTS; i++) {
-                        clients.add(java(ConcurrencyHarness.class.getName(), socket.toString(), shm.root.toString()));
+                        clients.add(ChildJvm.start(ConcurrencyHarness.class.getName(), socket.toString(), shm.root.toString()));
                     }
                     int errors = 0;
                     long slowestMillis = 0;
@@ -122,11 +123,4 @@ public final class ConcurrencyHarness {
         }
     }
 
-    private static Process java(String main, String... args) throws java.io.IOException {
-        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-                "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
-                "-cp", System.getProperty("java.class.path"), main));
-        command.addAll(List.of(args));
-        return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
-    }
 }

@@ -63,10 +63,7 @@ public class HandOffBenchmark {
         tensor = pool.allocate(DType.F32, bytes / 4);
         buffer = Buffer.buffer(tensor.toByteArray());
         array = new float[(int) (bytes / 4)];
-        producer = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"), "-Xmx256m",
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                DescriptorHolder.class.getName(), shm.root.toString(), Long.toString(bytes))
-                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        producer = ChildJvm.start(DescriptorHolder.class.getName(), shm.root.toString(), Long.toString(bytes));
         String line = new BufferedReader(new InputStreamReader(producer.getInputStream())).readLine();
         foreignDescriptor = HexFormat.of().parseHex(line);
         pool.open(TensorDescriptor.decode(foreignDescriptor)).close(); // map the other process's pool once

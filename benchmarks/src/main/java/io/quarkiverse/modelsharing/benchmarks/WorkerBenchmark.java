@@ -56,12 +56,10 @@ public class WorkerBenchmark {
                     .node("ReduceSum", List.of("x"), List.of("s"), Map.of("keepdims", 0L)).output("s", DType.F32).build();
             Path sumFile = Files.write(shm.root.resolve("sum.onnx"), sumModel);
             Path socket = shm.root.resolve("worker.sock");
-            daemon = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
-                    "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
-                    "-cp", System.getProperty("java.class.path"), WorkerMain.class.getName(), "--socket", socket.toString(),
+            daemon = ChildJvm.start(WorkerMain.class.getName(), "--socket", socket.toString(),
                     "--model", "affine=" + affineFile, "--model", "sum=" + sumFile, "--threads", "1", "--max-batch", "1",
                     "--intra-op-threads", System.getProperty("worker.intraop", "0"),
-                    "--shm-dir", shm.root.toString(), "--shm-max", "1G").redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                    "--shm-dir", shm.root.toString(), "--shm-max", "1G");
             new BufferedReader(new InputStreamReader(daemon.getInputStream())).readLine();
             shared = WorkerClient.connect(socket, shm.pool, "benchmark");
             bytes = WorkerClient.connect(socket, TensorAllocator.offHeap(), "benchmark-bytes");

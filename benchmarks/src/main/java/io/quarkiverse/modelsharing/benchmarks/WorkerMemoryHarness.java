@@ -42,7 +42,7 @@ public final class WorkerMemoryHarness {
     static long[] measure() throws Exception {
         try (BenchmarkShm shm = new BenchmarkShm(64L << 20, 1L << 30)) {
             Path socket = shm.root.resolve("worker.sock");
-            Process worker = java(WorkerMain.class.getName(), "--socket", socket.toString(), "--model",
+            Process worker = ChildJvm.start(WorkerMain.class.getName(), "--socket", socket.toString(), "--model",
                     "minilm=classpath:all-minilm-l6-v2-q.onnx", "--shm-dir", shm.root.toString(), "--max-batch", "1",
                     "--shm-pool-file", "4M");
             try {
@@ -66,7 +66,7 @@ public final class WorkerMemoryHarness {
         List<Process> clients = new ArrayList<>();
         List<BufferedReader> outputs = new ArrayList<>();
         for (int i = 0; i < CLIENTS; i++) {
-            Process client = java(WorkerMemoryHarness.class.getName(), mode.split(" "));
+            Process client = ChildJvm.start(WorkerMemoryHarness.class.getName(), mode.split(" "));
             clients.add(client);
             outputs.add(new BufferedReader(new InputStreamReader(client.getInputStream())));
         }
@@ -132,16 +132,6 @@ public final class WorkerMemoryHarness {
         for (int i = resources.size() - 1; i >= 0; i--) {
             resources.get(i).close();
         }
-    }
-
-    private static Process java(String main, String... args) throws IOException {
-        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-                "--enable-native-access=ALL-UNNAMED", "-Xmx256m",
-                "-DDJL_CACHE_DIR=" + System.getProperty("DJL_CACHE_DIR", "benchmarks/target/djl-cache"),
-                "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"), "-cp", System.getProperty("java.class.path"),
-                main));
-        command.addAll(List.of(args));
-        return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
     }
 
     /** Proportional set size of a process, in KiB. */

@@ -17,6 +17,8 @@ public final class WorkerPlacedModel implements InferenceModel {
     private final String name;
     private final WorkerPool pool;
     private final Duration timeout;
+    /** The model's inputs and outputs, asked of a worker once: they do not change while the model is configured. */
+    private volatile List<List<TensorSpec>> specs;
 
     public WorkerPlacedModel(String name, WorkerPool pool, Duration timeout) {
         this.name = name;
@@ -36,12 +38,22 @@ public final class WorkerPlacedModel implements InferenceModel {
 
     @Override
     public List<TensorSpec> inputs() {
-        return model().inputs();
+        return specs().get(0);
     }
 
     @Override
     public List<TensorSpec> outputs() {
-        return model().outputs();
+        return specs().get(1);
+    }
+
+    private List<List<TensorSpec>> specs() {
+        List<List<TensorSpec>> known = specs;
+        if (known == null) {
+            WorkerInferenceModel model = model();
+            known = List.of(model.inputs(), model.outputs());
+            specs = known;
+        }
+        return known;
     }
 
     @Override

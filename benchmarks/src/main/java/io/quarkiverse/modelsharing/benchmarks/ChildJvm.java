@@ -1,0 +1,25 @@
+package io.quarkiverse.modelsharing.benchmarks;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Starts another JVM on this one's class path (the launcher jar, whose manifest holds it), with native access and
+ * this JVM's temporary and DJL cache directories: the workers and clients of the end-to-end harnesses.
+ */
+final class ChildJvm {
+
+    private ChildJvm() {
+    }
+
+    static Process start(String mainClass, String... args) throws IOException {
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "-Xmx256m",
+                "-DDJL_CACHE_DIR=" + System.getProperty("DJL_CACHE_DIR", "benchmarks/target/djl-cache"),
+                "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"), "-cp", System.getProperty("java.class.path"),
+                mainClass));
+        command.addAll(List.of(args));
+        return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    }
+}
