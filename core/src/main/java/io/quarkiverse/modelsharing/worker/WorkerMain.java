@@ -29,7 +29,7 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
  *     io.quarkiverse.modelsharing.worker.WorkerMain --socket /run/models/worker.sock \
  *     --model embedder=/models/embedder.onnx [--model ...] [--allow-user alice ...] [--threads 2] [--queue 1024] \
  *     [--timeout 30s] [--name cpu-0] [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms]
- *     [--device cpu|cuda:N] [--intra-op-threads N] [--shm-pool-file 64M]
+ *     [--device cpu|cuda:N] [--intra-op-threads N] [--shm-pool-file 64M] [--dynamic-models] [--exit-when-idle 10s]
  * </pre>
  *
  * It prints {@code listening on <socket>} once ready and serves until it is terminated.
@@ -62,6 +62,8 @@ public final class WorkerMain {
         long shmPoolFile = SharedMemorySettings.DEFAULT_POOL_FILE_BYTES;
         String device = "cpu";
         int intraOpThreads = 0;
+        boolean dynamicModels = false;
+        Duration exitWhenIdle = null;
         int maxBatch = WorkerSettings.DEFAULT_MAX_BATCH;
         Duration maxDelay = WorkerSettings.DEFAULT_MAX_DELAY;
         for (int i = 0; i < args.length; i++) {
@@ -84,6 +86,11 @@ public final class WorkerMain {
                 case "--shm-max" -> shmMax = bytes(require(args[i], value));
                 case "--shm-pool-file" -> shmPoolFile = bytes(require(args[i], value));
                 case "--device" -> device = require(args[i], value);
+                case "--dynamic-models" -> {
+                    dynamicModels = true;
+                    i--; // takes no value
+                }
+                case "--exit-when-idle" -> exitWhenIdle = duration(require(args[i], value));
                 case "--intra-op-threads" -> intraOpThreads = Integer.parseInt(require(args[i], value));
                 case "--max-batch" -> maxBatch = Integer.parseInt(require(args[i], value));
                 case "--max-delay" -> maxDelay = duration(require(args[i], value));
@@ -91,8 +98,8 @@ public final class WorkerMain {
             }
             i++;
         }
-        if (socket == null || models.isEmpty()) {
-            throw usage("--socket and at least one --model are required");
+        if (socket == null || (models.isEmpty() && !dynamicModels)) {
+            throw usage("--socket and at least one --model (or --dynamic-models) are required");
         }
         OnnxSessionSettings device0 = sessionFor(device);
         OnnxSessionSettings session = new OnnxSessionSettings(intraOpThreads, 0, device0.optimizationLevel(),
@@ -105,6 +112,9 @@ public final class WorkerMain {
                 Math.max(shmMax, shmPoolFile), SharedMemorySettings.DEFAULT_JANITOR_PERIOD));
         WorkerServer server = WorkerServer.start(new WorkerSettings(socket, users, threads, queue, timeout, name, maxBatch,
                 maxDelay), registry, allocator);
+        if (dynamicModels) {
+            server.allowDynamicModels();
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(() -> {
             try {
@@ -120,6 +130,9 @@ public final class WorkerMain {
         }));
         System.out.println("worker " + name + " listening on " + socket);
         System.out.flush();
+        if (exitWhenIdle != null) {
+            exitWhenIdle(server, exitWhenIdle);
+        }
         stopped.await();
     }
 
@@ -148,6 +161,25 @@ public final class WorkerMain {
             throw usage(option + " needs a value");
         }
         return value;
+    }
+
+    /** Exits (through the shutdown hook) once no client has been connected for {@code idle}: the last user is gone. */
+    private static void exitWhenIdle(WorkerServer server, Duration idle) {
+        Thread.ofPlatform().daemon().name("worker-idle-exit").start(() -> {
+            long idleSince = System.nanoTime();
+            for (;;) {
+                try {
+                    Thread.sleep(Math.max(10, idle.toMillis() / 10));
+                } catch (InterruptedException e) {
+                    return;
+                }
+                if (server.connections() > 0) {
+                    idleSince = System.nanoTime();
+                } else if (System.nanoTime() - idleSince >= idle.toNanos()) {
+                    System.exit(0);
+                }
+            }
+        });
     }
 
     /** {@code 10ms}, {@code 2s}, {@code 1m}. */
@@ -179,6 +211,6 @@ public final class WorkerMain {
     private static IllegalArgumentException usage(String problem) {
         return new IllegalArgumentException(problem + "\nusage: WorkerMain --socket PATH --model NAME=LOCATION"
                 + " [--model ...] [--allow-user USER ...] [--threads N] [--queue N] [--timeout 30s] [--name NAME]"
-                + " [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms] [--device cpu|cuda:N] [--intra-op-threads N] [--shm-pool-file 64M]");
+                + " [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms] [--device cpu|cuda:N] [--intra-op-threads N] [--shm-pool-file 64M] [--dynamic-models] [--exit-when-idle 10s]");
     }
 }

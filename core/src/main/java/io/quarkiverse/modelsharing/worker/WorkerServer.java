@@ -8,6 +8,7 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -23,6 +24,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.inference.InferenceModel;
+import io.quarkiverse.modelsharing.onnx.ModelSource;
+import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
 import io.quarkiverse.modelsharing.protocol.Frame;
 import io.quarkiverse.modelsharing.protocol.FrameChannel;
 import io.quarkiverse.modelsharing.protocol.FrameCodec;
@@ -57,18 +60,46 @@ public final class WorkerServer implements AutoCloseable {
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final String self = System.getProperty("user.name");
     private volatile boolean closed;
+    private volatile boolean dynamicModels;
 
     private WorkerServer(WorkerSettings settings, ModelRegistry registry, TensorAllocator allocator) throws IOException {
         this.settings = settings;
         this.registry = registry;
         this.allocator = allocator;
-        Files.deleteIfExists(settings.socket());
+        if (Files.exists(settings.socket()) && answers(settings.socket())) {
+            throw new ModelSharingException("Another worker already listens on " + settings.socket()
+                    + "; use it, or give this one another socket");
+        }
+        Files.deleteIfExists(settings.socket()); // a dead worker's socket file
         this.server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         server.bind(UnixDomainSocketAddress.of(settings.socket()));
         Files.setPosixFilePermissions(settings.socket(), PosixFilePermissions.fromString("rw-------"));
         this.executor = new ThreadPoolExecutor(settings.threads(), settings.threads(), 0, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), Thread.ofPlatform().name("worker-inference-", 0).factory());
         Thread.ofPlatform().name("worker-accept").daemon().start(this::accept);
+    }
+
+    /** Whether a process accepts connections on {@code socket}. */
+    static boolean answers(Path socket) {
+        try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            probe.connect(UnixDomainSocketAddress.of(socket));
+            return true;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Connections now open. */
+    public int connections() {
+        return connections.size();
+    }
+
+    /**
+     * Lets clients register models by location: a load of {@code name=location} registers {@code name} if no model
+     * has it yet (Dev Services' shared daemon serves whatever its applications ask for).
+     */
+    public void allowDynamicModels() {
+        dynamicModels = true;
     }
 
     /** Starts serving on the settings' socket. */
@@ -211,7 +242,24 @@ public final class WorkerServer implements AutoCloseable {
         }
 
         private void load(Frame.Load load) {
-            try (ModelHandle<InferenceModel> handle = registry.acquire(load.model(), InferenceModel.class)) {
+            String model = load.model();
+            int equals = model.indexOf('=');
+            if (equals > 0) {
+                if (!dynamicModels) {
+                    reply(new Frame.Error(load.requestId(), Frame.ErrorCode.UNKNOWN_MODEL, "Worker '" + settings.name()
+                            + "' serves only the models it was started with; it cannot register " + model));
+                    return;
+                }
+                String location = model.substring(equals + 1);
+                model = model.substring(0, equals);
+                synchronized (registry) {
+                    if (!registry.isRegistered(model)) {
+                        registry.register(model, OnnxModelLoader.of(model, ModelSource.parse(location,
+                                WorkerServer.class.getClassLoader())));
+                    }
+                }
+            }
+            try (ModelHandle<InferenceModel> handle = registry.acquire(model, InferenceModel.class)) {
                 reply(new Frame.Loaded(load.requestId(), handle.name(), handle.get().inputs(), handle.get().outputs()));
             } catch (ModelNotFoundException e) {
                 reply(new Frame.Error(load.requestId(), Frame.ErrorCode.UNKNOWN_MODEL, e.getMessage()));
