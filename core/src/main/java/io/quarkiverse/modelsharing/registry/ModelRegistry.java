@@ -378,20 +378,23 @@ public final class ModelRegistry implements AutoCloseable {
         reservedModels--;
     }
 
-    /** Unloads an instance that was claimed; returns true. */
+    /**
+     * Unloads an instance that was claimed; returns true. The model is closed before the slot forgets it, so that
+     * a model reported unloaded has been closed.
+     */
     private boolean unload(LoadedModel instance, String why) {
-        ModelSlot slot = slots.get(instance.name);
-        if (slot != null) {
-            slot.clear(instance);
-            if (!instance.retired) {
-                slot.evictions.increment();
-            }
-        }
         try {
             instance.model.close();
         } catch (Exception e) {
             LOG.log(Level.WARNING, "Closing model '" + instance.name + "' failed", e);
         } finally {
+            ModelSlot slot = slots.get(instance.name);
+            if (slot != null) {
+                slot.clear(instance);
+                if (!instance.retired) {
+                    slot.evictions.increment();
+                }
+            }
             unreserve(instance.bytes);
         }
         LOG.log(Level.DEBUG, "Unloaded model ''{0}'': {1}", instance.name, why);

@@ -32,9 +32,9 @@ final class ModelSlot {
         this.loader = loader;
     }
 
+    /** The model's state; a model being unloaded counts as loaded until it is closed and forgotten. */
     ModelState state() {
-        LoadedModel instance = current;
-        if (instance != null && !instance.isUnloaded()) {
+        if (current != null) {
             return ModelState.LOADED;
         }
         synchronized (this) {

@@ -233,6 +233,7 @@ public final class WorkerServer implements AutoCloseable {
         private Map<String, String> status() {
             Map<String, String> values = new LinkedHashMap<>();
             values.put("models", String.join(",", new TreeSet<>(registry.names())));
+            values.put("pid", Long.toString(ProcessHandle.current().pid()));
             values.put("queue", Integer.toString(queueDepth()));
             values.put("runs", Long.toString(batchCounts()[0]));
             values.put("requests", Long.toString(batchCounts()[1]));

@@ -18,6 +18,7 @@ class MissingCudaProviderTest {
     @RegisterExtension
     static final QuarkusUnitTest app = new QuarkusUnitTest()
             .withApplicationRoot(jar -> jar.addClass(TestModelFiles.class))
+            .overrideConfigKey("quarkus.model-sharing.devservices.enabled", "false") // managed workers, not the shared daemon
             .overrideConfigKey("quarkus.model-sharing.models.gpu.path", MODEL.toString())
             .overrideConfigKey("quarkus.model-sharing.models.gpu.placement", "worker")
             .overrideConfigKey("quarkus.model-sharing.workers.devices", "cuda:0")

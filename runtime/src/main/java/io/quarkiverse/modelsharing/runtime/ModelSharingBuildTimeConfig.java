@@ -1,5 +1,6 @@
 package io.quarkiverse.modelsharing.runtime;
 
+import java.time.Duration;
 import java.util.Map;
 
 import io.quarkus.runtime.annotations.ConfigDocMapKey;
@@ -37,6 +38,29 @@ public interface ModelSharingBuildTimeConfig {
     @WithName("metrics.enabled")
     @WithDefault("true")
     boolean metricsEnabled();
+
+    /**
+     * Dev Services: in dev and test mode, models placed in workers are served by a local worker daemon shared by the
+     * user's applications and tests, unless a worker socket is configured.
+     */
+    @ConfigDocSection
+    DevServicesConfig devservices();
+
+    interface DevServicesConfig {
+
+        /**
+         * Whether to start (or reuse) the shared local worker daemon in dev and test mode.
+         */
+        @WithDefault("true")
+        boolean enabled();
+
+        /**
+         * How long the shared daemon stays after its last application disconnected: long enough to survive a live
+         * reload.
+         */
+        @WithDefault("10s")
+        Duration linger();
+    }
 
     interface ModelBuildTimeConfig {
 

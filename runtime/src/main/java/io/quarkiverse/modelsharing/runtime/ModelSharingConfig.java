@@ -71,6 +71,13 @@ public interface ModelSharingConfig {
         Optional<Path> socket();
 
         /**
+         * Whether to register the worker-placed models with the external daemon when connecting, for a daemon started
+         * with {@code --dynamic-models} (Dev Services set this).
+         */
+        @WithDefault("false")
+        boolean registerModels();
+
+        /**
          * Devices to start managed workers on: {@code cpu}, or {@code cuda:0}, {@code cuda:1}, ... Each worker sees only
          * its device ({@code CUDA_VISIBLE_DEVICES}) and runs ONNX Runtime's execution provider for it.
          */

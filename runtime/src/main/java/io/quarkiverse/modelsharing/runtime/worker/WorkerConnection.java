@@ -2,6 +2,7 @@ package io.quarkiverse.modelsharing.runtime.worker;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
@@ -19,14 +20,23 @@ public final class WorkerConnection implements AutoCloseable {
     private final TensorAllocator allocator;
     private final String client;
     private final Duration connectTimeout;
+    private final Consumer<WorkerClient> onConnect;
     private WorkerClient current;
     private boolean closed;
 
     public WorkerConnection(Supplier<Path> socket, TensorAllocator allocator, String client, Duration connectTimeout) {
+        this(socket, allocator, client, connectTimeout, connected -> {
+        });
+    }
+
+    /** A connection that runs {@code onConnect} on every new client, e.g. to register models with a shared daemon. */
+    public WorkerConnection(Supplier<Path> socket, TensorAllocator allocator, String client, Duration connectTimeout,
+            Consumer<WorkerClient> onConnect) {
         this.socket = socket;
         this.allocator = allocator;
         this.client = client;
         this.connectTimeout = connectTimeout;
+        this.onConnect = onConnect;
     }
 
     /** The connected client, connecting first if needed; waits for a restarting worker up to the connect timeout. */
@@ -40,7 +50,14 @@ public final class WorkerConnection implements AutoCloseable {
         long deadline = System.nanoTime() + connectTimeout.toNanos();
         for (;;) {
             try {
-                current = WorkerClient.connect(socket.get(), allocator, client);
+                WorkerClient connected = WorkerClient.connect(socket.get(), allocator, client);
+                try {
+                    onConnect.accept(connected);
+                } catch (RuntimeException e) {
+                    connected.close();
+                    throw e;
+                }
+                current = connected;
                 return current;
             } catch (WorkerUnavailableException e) {
                 if (System.nanoTime() > deadline) {

@@ -28,7 +28,7 @@ public final class WorkerPlacedModel implements InferenceModel {
 
     /** The model on the next worker, round robin. */
     private WorkerInferenceModel model() {
-        return new WorkerInferenceModel(pool.connection().client(), name, timeout);
+        return new WorkerInferenceModel(pool.connection().client(), pool.remoteName(name), timeout);
     }
 
     @Override

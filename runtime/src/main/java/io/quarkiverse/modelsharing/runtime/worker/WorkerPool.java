@@ -39,6 +39,7 @@ public final class WorkerPool implements AutoCloseable {
     private static final Duration MAX_BACKOFF = Duration.ofSeconds(5);
 
     private final List<Managed> managed = new ArrayList<>();
+    private final Map<String, String> remoteNames = new LinkedHashMap<>();
     private final List<WorkerConnection> connections = new ArrayList<>();
     private final AtomicInteger next = new AtomicInteger();
     private final AtomicLong restarts = new AtomicLong();
@@ -63,9 +64,29 @@ public final class WorkerPool implements AutoCloseable {
 
     /** Connects to a node-level worker daemon. */
     public static WorkerPool external(Path socket, TensorAllocator allocator, Duration timeout) {
+        return external(socket, allocator, timeout, Map.of());
+    }
+
+    /**
+     * Connects to a shared daemon that registers models on demand (Dev Services'): each model of {@code register}
+     * (name to location) is registered on every new connection, under a name qualified by its location so that
+     * applications with a same-named model do not collide.
+     */
+    public static WorkerPool external(Path socket, TensorAllocator allocator, Duration timeout, Map<String, String> register) {
         WorkerPool pool = new WorkerPool("external worker at " + socket);
-        pool.connections.add(new WorkerConnection(() -> socket, allocator, clientName(), timeout));
+        register.forEach((name, location) -> pool.remoteNames.put(name,
+                name + "@" + Integer.toHexString(Path.of(location).toAbsolutePath().toString().hashCode())));
+        pool.connections.add(new WorkerConnection(() -> socket, allocator, clientName(), timeout, client -> {
+            register.forEach((name, location) -> client.load(pool.remoteNames.get(name) + "="
+                    + (location.startsWith(ModelSource.CLASSPATH_PREFIX) ? location : Path.of(location).toAbsolutePath()),
+                    timeout));
+        }));
         return pool;
+    }
+
+    /** The name a model has in the workers. */
+    public String remoteName(String name) {
+        return remoteNames.getOrDefault(name, name);
     }
 
     /**
