@@ -38,7 +38,8 @@ import io.quarkus.test.QuarkusUnitTest;
 class ExternalWorkerTest {
 
     static final Path MODEL = TestModelFiles.write("external-affine.onnx", TinyModels.affine());
-    static final Path SOCKET = Path.of("target", "external-worker.sock").toAbsolutePath();
+    // Unix socket paths are limited to 108 bytes: not under target/, whose path depends on the checkout.
+    static final Path SOCKET = Path.of("/dev/shm", "qms-external-" + ProcessHandle.current().pid() + ".sock");
     static ModelRegistry daemonRegistry;
     static SharedMemoryPool daemonPool;
     static WorkerServer daemon;

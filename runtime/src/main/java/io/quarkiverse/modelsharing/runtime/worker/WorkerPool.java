@@ -25,6 +25,7 @@ import org.jboss.logging.Logger;
 import ai.onnxruntime.OrtEnvironment;
 import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
+import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 import io.quarkiverse.modelsharing.worker.WorkerMain;
 
@@ -100,7 +101,10 @@ public final class WorkerPool implements AutoCloseable {
             Path shmRoot, TensorAllocator allocator, Duration startTimeout, Duration timeout) {
         WorkerPool pool = new WorkerPool("managed workers on " + devices);
         try {
-            pool.socketDirectory = Files.createTempDirectory("quarkus-model-sharing-workers");
+            // Unix socket paths are limited to 108 bytes: keep them short, in the user's private (0700) directory.
+            Path userDirectory = new SharedMemorySettings(shmRoot, SharedMemorySettings.DEFAULT_POOL_FILE_BYTES,
+                    SharedMemorySettings.DEFAULT_POOL_FILE_BYTES, SharedMemorySettings.DEFAULT_JANITOR_PERIOD).directory();
+            pool.socketDirectory = Files.createDirectories(userDirectory.resolve("workers-" + ProcessHandle.current().pid()));
             Set<String> classpath = new LinkedHashSet<>();
             classpath.add(location(WorkerMain.class));
             classpath.add(location(OrtEnvironment.class));
