@@ -34,7 +34,7 @@ class KilledWorkerTest {
     @Test
     void requestsInFlightFailAtOnceAndNothingIsLeftBehind() throws Exception {
         try (ShmTestRoots.Root shm = ShmTestRoots.create()) {
-            Path model = Files.write(shm.root.resolve("slow.onnx"), TinyModels.slow(1024, 40));
+            Path model = Files.write(shm.root.resolve("slow.onnx"), TinyModels.slow(1024, 160));
             Path socket = shm.root.resolve("worker.sock");
             Process worker = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
                     "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),

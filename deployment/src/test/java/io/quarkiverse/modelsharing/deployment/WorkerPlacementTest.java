@@ -45,7 +45,7 @@ import io.quarkus.test.QuarkusUnitTest;
 class WorkerPlacementTest {
 
     static final Path AFFINE = TestModelFiles.write("worker-placement-affine.onnx", TinyModels.affine());
-    static final Path SLOW = TestModelFiles.write("worker-placement-slow.onnx", TinyModels.slow(1024, 40));
+    static final Path SLOW = TestModelFiles.write("worker-placement-slow.onnx", TinyModels.slow(1024, 160));
 
     @RegisterExtension
     static final QuarkusUnitTest app = new QuarkusUnitTest()
