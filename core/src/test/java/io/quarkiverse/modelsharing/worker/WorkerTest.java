@@ -2,6 +2,7 @@ package io.quarkiverse.modelsharing.worker;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -249,6 +250,57 @@ class WorkerTest {
                     InferenceResult after = client.infer("affine", Map.of("x", row), Duration.ofSeconds(30))) {
                 assertEquals(2, after.get("y").elementCount(), "the connection still serves");
             }
+        }
+    }
+
+    @Test
+    void aConnectionIsStillReadWhileOneOfItsRequestsRuns() throws Exception {
+        registry.register("slower", OnnxModelLoader.of("slower", ModelSource.bytes("slower", TinyModels.slow(512, 60))));
+        try (WorkerClient client = WorkerClient.connect(socket, clientPool, "test");
+                Tensor x = Tensor.allocate(DType.F32, 512, 512)) {
+            client.load("slower", Duration.ofSeconds(30));
+            CompletableFuture<InferenceResult> running = CompletableFuture
+                    .supplyAsync(() -> client.infer("slower", Map.of("x", x), Duration.ofSeconds(60)));
+            awaitQueueDepth(server, 1);
+            // the request runs in the thread that read it; the connection's next frame is read by another
+            Map<String, String> status = client.status(Duration.ofSeconds(5));
+            assertFalse(running.isDone(), "the status came back while the request still ran");
+            assertEquals("1", status.get("queue"));
+            running.get(60, TimeUnit.SECONDS).close();
+        }
+    }
+
+    @Test
+    void runsInConnectionThreadsCountAgainstTheWorkersThreads() throws Exception {
+        registry.register("slower", OnnxModelLoader.of("slower", ModelSource.bytes("slower", TinyModels.slow(512, 60))));
+        Path oneThread = shm.root.resolve("one-thread.sock");
+        try (WorkerServer worker = WorkerServer.start(new WorkerSettings(oneThread, Set.of(), 1, 8, Duration.ofSeconds(30),
+                "one-thread"), registry, workerPool);
+                WorkerClient first = WorkerClient.connect(oneThread, clientPool, "first");
+                WorkerClient second = WorkerClient.connect(oneThread, clientPool, "second");
+                Tensor x = Tensor.allocate(DType.F32, 512, 512);
+                Tensor row = Tensor.of(ROW, 1, 4)) {
+            first.load("slower", Duration.ofSeconds(30));
+            second.load("affine", Duration.ofSeconds(30));
+            List<String> finished = java.util.Collections.synchronizedList(new ArrayList<>());
+            CompletableFuture<Void> slow = CompletableFuture.runAsync(() -> {
+                first.infer("slower", Map.of("x", x), Duration.ofSeconds(60)).close();
+                finished.add("slower");
+            });
+            awaitQueueDepth(worker, 1);
+            // one thread (WorkerSettings.threads = 1): the tiny request waits for the running one, on its own connection too
+            second.infer("affine", Map.of("x", row), Duration.ofSeconds(60)).close();
+            finished.add("affine");
+            slow.get(60, TimeUnit.SECONDS);
+            assertEquals(List.of("slower", "affine"), finished);
+        }
+    }
+
+    private static void awaitQueueDepth(WorkerServer worker, int depth) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (worker.queueDepth() != depth) {
+            assertTrue(System.nanoTime() < deadline, "the worker never held " + depth + " request(s)");
+            Thread.sleep(1);
         }
     }
 }
