@@ -118,14 +118,17 @@ public final class BenchmarkMain {
                     through / inProcess <= 1.05 ? "met" : "NOT met", bytes, bytes / through));
         }
         if (suites.contains("workermemory")) {
-            long[] kib = WorkerMemoryHarness.measure();
-            report.append(line("PSS, 8 clients + 1 worker (total)", kib[0] / 1024.0, "MiB", kib[1] / 1024.0,
-                    "8 private copies (total)"));
-            report.append(line("model memory, 8 clients + 1 worker", kib[2] / 1024.0, "MiB", kib[3] / 1024.0,
-                    "8 private copies"));
-            report.append(String.format(Locale.ROOT,
-                    "   saving: %.0f%% of the total, %.0f%% of the model memory (target: at least 85%% less)%n",
-                    100.0 * (1 - (double) kib[0] / kib[1]), 100.0 * (1 - (double) kib[2] / kib[3])));
+            for (WorkerMemoryHarness.Figures f : WorkerMemoryHarness.measure()) {
+                report.append("memory, 8 client processes, ").append(f.model()).append(":\n");
+                report.append(line("   PSS, 8 clients + 1 worker (total)", f.sharedTotal() / 1024.0, "MiB",
+                        f.privateTotal() / 1024.0, "8 private copies (total)"));
+                report.append(line("   model memory, 8 clients + 1 worker", f.sharedModel() / 1024.0, "MiB",
+                        f.privateModel() / 1024.0, "8 private copies"));
+                report.append(String.format(Locale.ROOT,
+                        "   saving: %.0f%% of the total, %.0f%% of the model memory (target: at least 85%% less)%n",
+                        100.0 * (1 - (double) f.sharedTotal() / f.privateTotal()),
+                        100.0 * (1 - (double) f.sharedModel() / f.privateModel())));
+            }
         }
         if (suites.contains("concurrency")) {
             report.append("1,000 concurrent requests from 4 processes to one worker (tiny model):\n");

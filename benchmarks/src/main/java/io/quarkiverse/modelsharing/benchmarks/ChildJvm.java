@@ -14,11 +14,17 @@ final class ChildJvm {
     }
 
     static Process start(String mainClass, String... args) throws IOException {
+        return start(List.of(), mainClass, args);
+    }
+
+    /** With JVM options added after the defaults (a later {@code -Xmx} wins). */
+    static Process start(List<String> jvmOptions, String mainClass, String... args) throws IOException {
         List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
                 "--enable-native-access=ALL-UNNAMED", "-Xmx256m",
                 "-DDJL_CACHE_DIR=" + System.getProperty("DJL_CACHE_DIR", "benchmarks/target/djl-cache"),
-                "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"), "-cp", System.getProperty("java.class.path"),
-                mainClass));
+                "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir")));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
         command.addAll(List.of(args));
         return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
     }
