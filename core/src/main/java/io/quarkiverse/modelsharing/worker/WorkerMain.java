@@ -1,10 +1,12 @@
 package io.quarkiverse.modelsharing.worker;
 
+import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
@@ -37,6 +39,25 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 public final class WorkerMain {
 
     private WorkerMain() {
+    }
+
+    /**
+     * The class path that runs this daemon in another JVM: this library's classes and ONNX Runtime's (the daemon
+     * needs nothing else), as file system paths.
+     *
+     * @throws ModelSharingException if either is not loaded from a file or directory
+     */
+    public static List<String> classpath() {
+        return List.of(location(WorkerMain.class), location(OrtEnvironment.class));
+    }
+
+    private static String location(Class<?> type) {
+        try {
+            return Path.of(type.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+        } catch (URISyntaxException | RuntimeException e) {
+            throw new ModelSharingException("Cannot find where " + type.getName()
+                    + " is loaded from, to start a worker daemon", e);
+        }
     }
 
     public static void main(String[] args) throws Exception {

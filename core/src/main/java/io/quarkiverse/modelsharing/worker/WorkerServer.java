@@ -90,7 +90,7 @@ public final class WorkerServer implements AutoCloseable {
     }
 
     /** Whether a process accepts connections on {@code socket}. */
-    static boolean answers(Path socket) {
+    public static boolean answers(Path socket) {
         try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             probe.connect(UnixDomainSocketAddress.of(socket));
             return true;

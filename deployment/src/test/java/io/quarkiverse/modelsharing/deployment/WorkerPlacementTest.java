@@ -50,7 +50,8 @@ class WorkerPlacementTest {
     @RegisterExtension
     static final QuarkusUnitTest app = new QuarkusUnitTest()
             .withApplicationRoot(jar -> jar.addClass(TestModelFiles.class))
-            .overrideConfigKey("quarkus.model-sharing.devservices.enabled", "false") // managed workers, not the shared daemon
+            // a mode set by the application keeps Dev Services out: managed workers, not the shared daemon
+            .overrideConfigKey("quarkus.model-sharing.workers.mode", "managed")
             .overrideConfigKey("quarkus.model-sharing.models.local.path", AFFINE.toString())
             .overrideConfigKey("quarkus.model-sharing.models.remote.path", AFFINE.toString())
             .overrideConfigKey("quarkus.model-sharing.models.remote.placement", "worker")

@@ -22,7 +22,6 @@ import java.util.concurrent.atomic.LongAdder;
 
 import org.jboss.logging.Logger;
 
-import ai.onnxruntime.OrtEnvironment;
 import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
@@ -105,9 +104,7 @@ public final class WorkerPool implements AutoCloseable {
             Path userDirectory = new SharedMemorySettings(shmRoot, SharedMemorySettings.DEFAULT_POOL_FILE_BYTES,
                     SharedMemorySettings.DEFAULT_POOL_FILE_BYTES, SharedMemorySettings.DEFAULT_JANITOR_PERIOD).directory();
             pool.socketDirectory = Files.createDirectories(userDirectory.resolve("workers-" + ProcessHandle.current().pid()));
-            Set<String> classpath = new LinkedHashSet<>();
-            classpath.add(location(WorkerMain.class));
-            classpath.add(location(OrtEnvironment.class));
+            Set<String> classpath = new LinkedHashSet<>(WorkerMain.classpath());
             Map<String, String> locations = new LinkedHashMap<>();
             models.forEach((name, location) -> locations.put(name, resolve(location, classpath)));
             for (String device : devices) {
@@ -346,14 +343,6 @@ public final class WorkerPool implements AutoCloseable {
         }
         throw new ModelSharingException(
                 "Model resource " + resource + " is at " + url + ", which a worker process cannot read");
-    }
-
-    private static String location(Class<?> type) {
-        try {
-            return Path.of(type.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
-        } catch (URISyntaxException | RuntimeException e) {
-            throw new ModelSharingException("Cannot find where " + type.getName() + " is loaded from, for the workers", e);
-        }
     }
 
     private static String clientName() {

@@ -1,0 +1,102 @@
+package io.quarkiverse.modelsharing.devservices;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import io.quarkiverse.modelsharing.ModelSharingException;
+import io.quarkiverse.modelsharing.worker.WorkerMain;
+import io.quarkiverse.modelsharing.worker.WorkerServer;
+
+/**
+ * The user's shared Dev Services worker daemon: one per user and host, at a fixed socket in the user's private
+ * shared-memory directory, so that every application and test of the user finds the same one. It registers whatever
+ * models its applications ask for, and exits by itself a while after its last application disconnected.
+ *
+ * @param socket where it listens
+ * @param pid its process id if this call started it, or -1 if it was already running
+ */
+record SharedWorkerDaemon(Path socket, long pid) {
+
+    private static final String SOCKET_NAME = "devservices-worker.sock";
+
+    /** Finds the daemon through its socket, or starts it; a daemon started elsewhere at the same moment is used. */
+    static SharedWorkerDaemon findOrStart(Path directory, long lingerSeconds) {
+        Path socket = socket(directory);
+        return WorkerServer.answers(socket) ? new SharedWorkerDaemon(socket, -1) : start(socket, lingerSeconds);
+    }
+
+    boolean startedHere() {
+        return pid >= 0;
+    }
+
+    /** The daemon's socket in {@code directory}, created private (0700) to the user if missing. */
+    static Path socket(Path directory) {
+        try {
+            if (!Files.isDirectory(directory)) {
+                Files.createDirectories(directory, PosixFilePermissions.asFileAttribute(
+                        PosixFilePermissions.fromString("rwx------")));
+            }
+            return directory.resolve(SOCKET_NAME);
+        } catch (IOException e) {
+            throw new ModelSharingException("Dev Services cannot prepare the worker daemon's directory " + directory + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /** The user's private directory under {@code /dev/shm}, where the shared-memory pools live too. */
+    static Path userDirectory() {
+        try {
+            int uid = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+            return Path.of("/dev/shm", "quarkus-model-sharing-" + uid);
+        } catch (IOException e) {
+            throw new ModelSharingException("Dev Services cannot tell this process's user: " + e.getMessage(), e);
+        }
+    }
+
+    private static SharedWorkerDaemon start(Path socket, long lingerSeconds) {
+        Process daemon = null;
+        try {
+            daemon = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
+                    "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
+                    "-cp", String.join(File.pathSeparator, WorkerMain.classpath()), WorkerMain.class.getName(),
+                    "--socket", socket.toString(), "--name", "devservices", "--dynamic-models",
+                    "--exit-when-idle", lingerSeconds + "s")
+                    .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            BufferedReader out = new BufferedReader(new InputStreamReader(daemon.getInputStream()));
+            String line = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return out.readLine();
+                } catch (IOException e) {
+                    return null;
+                }
+            }).get(60, TimeUnit.SECONDS);
+            if (line != null && line.contains("listening on")) {
+                return new SharedWorkerDaemon(socket, daemon.pid());
+            }
+            daemon.destroyForcibly();
+            if (WorkerServer.answers(socket)) {
+                return new SharedWorkerDaemon(socket, -1); // another build started one at the same moment: use that
+            }
+            throw new ModelSharingException("Dev Services could not start the shared worker daemon on " + socket
+                    + (line == null ? ": it exited before listening" : ": it said " + line));
+        } catch (ModelSharingException e) {
+            throw e;
+        } catch (Exception e) {
+            if (daemon != null) {
+                daemon.destroyForcibly();
+            }
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            throw new ModelSharingException("Dev Services could not start the shared worker daemon on " + socket + ": "
+                    + e.getMessage(), e);
+        }
+    }
+}
