@@ -7,7 +7,6 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
@@ -18,6 +17,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
+import io.quarkiverse.modelsharing.ForeignCalls;
 import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
@@ -52,11 +52,11 @@ public final class DLPack {
         try {
             MethodHandle target = MethodHandles.lookup().findStatic(DLPack.class, "deleteExported",
                     MethodType.methodType(void.class, MemorySegment.class));
-            DELETER = linker.upcallStub(target, FunctionDescriptor.ofVoid(ADDRESS), Arena.global());
+            DELETER = linker.upcallStub(target, ForeignCalls.DLPACK_DELETER_UPCALL, Arena.global());
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
-        CALL_DELETER = linker.downcallHandle(FunctionDescriptor.ofVoid(ADDRESS));
+        CALL_DELETER = ForeignCalls.DLPACK_DELETER.link();
     }
 
     private DLPack() {

@@ -1,11 +1,6 @@
 package io.quarkiverse.modelsharing.shm;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_INT;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
-
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
@@ -13,7 +8,8 @@ import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
-import java.util.List;
+
+import io.quarkiverse.modelsharing.ForeignCalls;
 
 /**
  * The libc calls the JDK has no API for: creating a file with exact permissions and reserving its space with
@@ -33,19 +29,10 @@ final class Libc {
     private static final MethodHandle CLOSE;
     private static final MethodHandle POSIX_FALLOCATE;
 
-    /** The signatures called here, for ahead-of-time compilers. */
-    static final List<FunctionDescriptor> SIGNATURES = List.of(
-            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT),
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT),
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
-
     static {
-        Linker linker = Linker.nativeLinker();
-        var libc = linker.defaultLookup();
-        OPEN = linker.downcallHandle(libc.find("open").orElseThrow(), SIGNATURES.get(0),
-                Linker.Option.firstVariadicArg(2), Linker.Option.captureCallState("errno"));
-        CLOSE = linker.downcallHandle(libc.find("close").orElseThrow(), SIGNATURES.get(1));
-        POSIX_FALLOCATE = linker.downcallHandle(libc.find("posix_fallocate").orElseThrow(), SIGNATURES.get(2));
+        OPEN = ForeignCalls.OPEN.link();
+        CLOSE = ForeignCalls.CLOSE.link();
+        POSIX_FALLOCATE = ForeignCalls.POSIX_FALLOCATE.link();
     }
 
     private Libc() {

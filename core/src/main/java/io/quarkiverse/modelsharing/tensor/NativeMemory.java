@@ -1,13 +1,9 @@
 package io.quarkiverse.modelsharing.tensor;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_LONG;
-
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
-import java.util.List;
+
+import io.quarkiverse.modelsharing.ForeignCalls;
 
 /**
  * Off-heap memory from the C allocator: {@code aligned_alloc} and {@code free}.
@@ -23,26 +19,8 @@ public final class NativeMemory {
     private static final MethodHandle FREE;
 
     static {
-        Linker linker = Linker.nativeLinker();
-        ALIGNED_ALLOC = linker.downcallHandle(linker.defaultLookup().find("aligned_alloc").orElseThrow(),
-                Signatures.ALIGNED_ALLOC);
-        FREE = linker.downcallHandle(linker.defaultLookup().find("free").orElseThrow(), Signatures.FREE);
-    }
-
-    /**
-     * The C functions that native memory is managed with, for ahead-of-time compilers that must register every
-     * downcall in advance. Reading them does not link anything.
-     */
-    public static final class Signatures {
-        static final FunctionDescriptor ALIGNED_ALLOC = FunctionDescriptor.of(ADDRESS, JAVA_LONG, JAVA_LONG);
-        static final FunctionDescriptor FREE = FunctionDescriptor.ofVoid(ADDRESS);
-
-        private Signatures() {
-        }
-
-        public static List<FunctionDescriptor> all() {
-            return List.of(ALIGNED_ALLOC, FREE);
-        }
+        ALIGNED_ALLOC = ForeignCalls.ALIGNED_ALLOC.link();
+        FREE = ForeignCalls.FREE.link();
     }
 
     private NativeMemory() {
