@@ -243,7 +243,8 @@ public interface ModelSharingConfig {
 
         /**
          * {@code eager} loads the model at startup, and startup fails if it cannot; {@code lazy} loads it on first use.
-         * An eager model is still unloaded when idle, like any other.
+         * An eager model is still unloaded when idle, like any other. A model placed in workers is loaded in every worker
+         * of the pool (managed) or in the daemon (external).
          */
         @WithDefault("lazy")
         LoadMode load();

@@ -75,7 +75,7 @@ public class ModelSharingRecorder {
             ModelFileWatcher watcher = new ModelFileWatcher(registry, paths, classLoader);
             shutdown.addShutdownTask(watcher::close);
         }
-        // Models placed in workers are loaded there, never here.
+        // Models placed in workers are loaded there (see createWorkerPool), never here.
         paths.keySet().stream().filter(name -> modelConfig(name).load() == LoadMode.EAGER
                 && modelConfig(name).placement() != Placement.WORKER).sorted().forEach(name -> {
                     registry.acquire(name).close();
@@ -135,6 +135,13 @@ public class ModelSharingRecorder {
                     all.sharedMemory().directory(), allocator.getValue(), workers.startTimeout(), workers.timeout());
         }
         shutdown.addShutdownTask(pool::close);
+        // A model that cannot load fails startup here; the shutdown task above then stops the workers.
+        for (String name : placed.keySet()) {
+            if (modelConfig(name).load() == LoadMode.EAGER) {
+                pool.load(name, workers.startTimeout());
+                LOG.infof("Loaded model '%s' in %d worker(s) at startup", name, pool.size());
+            }
+        }
         return new RuntimeValue<>(pool);
     }
 

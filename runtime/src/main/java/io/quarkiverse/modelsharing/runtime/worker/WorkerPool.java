@@ -125,6 +125,28 @@ public final class WorkerPool implements AutoCloseable {
         }
     }
 
+    /**
+     * Loads a model in every worker of the pool now, as an eager model is loaded: the first request finds it ready,
+     * and a model that cannot load fails startup.
+     *
+     * @throws ModelSharingException saying which model could not load in which workers, and why
+     */
+    public void load(String name, Duration timeout) {
+        for (WorkerConnection connection : connections) {
+            try {
+                connection.client().load(remoteName(name), timeout);
+            } catch (RuntimeException e) {
+                throw new ModelSharingException("Model '" + name + "' could not be loaded in " + description + ": "
+                        + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** How many worker connections the pool holds: one per managed worker, or one to the external daemon. */
+    public int size() {
+        return connections.size();
+    }
+
     /** The next worker connection, round robin. */
     public WorkerConnection connection() {
         return connections.get(Math.floorMod(next.getAndIncrement(), connections.size()));
