@@ -1,5 +1,6 @@
 package io.quarkiverse.modelsharing.benchmarks;
 
+import java.nio.file.Path;
 import java.util.Collection;
 import java.util.List;
 import java.util.Locale;
@@ -24,6 +25,12 @@ public final class BenchmarkMain {
     }
 
     public static void main(String[] args) throws Exception {
+        // ONNX Runtime writes debug files into $TMPDIR and unpacks its native library into java.io.tmpdir, leaving a
+        // directory behind: with TMPDIR set, both go there, for this JVM, the JMH forks and the harnesses' child JVMs.
+        String tmp = System.getenv("TMPDIR");
+        if (tmp != null) {
+            System.setProperty("java.io.tmpdir", Path.of(tmp).toAbsolutePath().toString());
+        }
         Set<String> suites = Set.of((args.length == 0 || args[0].equals("all")
                 ? "lookup,load,embedding,memory,handoff,write,inference64,worker,workermemory,concurrency"
                 : args[0]).split(","));
@@ -162,7 +169,8 @@ public final class BenchmarkMain {
         return new OptionsBuilder().include(include).forks(1)
                 .warmupTime(TimeValue.seconds(2)).measurementTime(TimeValue.seconds(3))
                 .jvmArgsAppend("--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow",
-                        "-DDJL_CACHE_DIR=" + System.getProperty("DJL_CACHE_DIR", "benchmarks/target/djl-cache"));
+                        "-DDJL_CACHE_DIR=" + System.getProperty("DJL_CACHE_DIR", "benchmarks/target/djl-cache"),
+                        "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"));
     }
 
     private static RunResult result(Collection<RunResult> results, String method) {

@@ -166,8 +166,6 @@ final class Batcher {
     /** Takes a run slot if one is free and no queued run waits for one: a caller never overtakes the queue. */
     private boolean freeSlot() {
         try {
-            if (true)
-                return true;
             return slots.tryAcquire(0, TimeUnit.SECONDS); // unlike tryAcquire(), honours the semaphore's fairness
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

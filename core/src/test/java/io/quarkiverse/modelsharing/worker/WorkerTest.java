@@ -261,7 +261,7 @@ class WorkerTest {
             client.load("slower", Duration.ofSeconds(30));
             CompletableFuture<InferenceResult> running = CompletableFuture
                     .supplyAsync(() -> client.infer("slower", Map.of("x", x), Duration.ofSeconds(60)));
-            awaitQueueDepth(server, 1);
+            awaitRuns(server, 1);
             // the request runs in the thread that read it; the connection's next frame is read by another
             Map<String, String> status = client.status(Duration.ofSeconds(5));
             assertFalse(running.isDone(), "the status came back while the request still ran");
@@ -282,24 +282,22 @@ class WorkerTest {
                 Tensor row = Tensor.of(ROW, 1, 4)) {
             first.load("slower", Duration.ofSeconds(30));
             second.load("affine", Duration.ofSeconds(30));
-            List<String> finished = java.util.Collections.synchronizedList(new ArrayList<>());
-            CompletableFuture<Void> slow = CompletableFuture.runAsync(() -> {
-                first.infer("slower", Map.of("x", x), Duration.ofSeconds(60)).close();
-                finished.add("slower");
-            });
-            awaitQueueDepth(worker, 1);
-            // one thread (WorkerSettings.threads = 1): the tiny request waits for the running one, on its own connection too
+            CompletableFuture<Void> slow = CompletableFuture
+                    .runAsync(() -> first.infer("slower", Map.of("x", x), Duration.ofSeconds(60)).close());
+            awaitRuns(worker, 1);
+            // One thread (WorkerSettings.threads = 1): the tiny request, on its own connection, may run only once the
+            // slow one has been answered, which takes it out of the queue count before its run slot is given back.
             second.infer("affine", Map.of("x", row), Duration.ofSeconds(60)).close();
-            finished.add("affine");
+            assertEquals(0, worker.queueDepth(), "the slow request was answered before the tiny one ran");
             slow.get(60, TimeUnit.SECONDS);
-            assertEquals(List.of("slower", "affine"), finished);
         }
     }
 
-    private static void awaitQueueDepth(WorkerServer worker, int depth) throws InterruptedException {
+    /** Waits until the worker has started {@code runs} runs (the count goes up as a run starts). */
+    private static void awaitRuns(WorkerServer worker, long runs) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (worker.queueDepth() != depth) {
-            assertTrue(System.nanoTime() < deadline, "the worker never held " + depth + " request(s)");
+        while (worker.batchCounts()[0] < runs) {
+            assertTrue(System.nanoTime() < deadline, "the worker never started " + runs + " run(s)");
             Thread.sleep(1);
         }
     }
