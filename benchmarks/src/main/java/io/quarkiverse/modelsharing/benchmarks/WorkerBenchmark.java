@@ -45,6 +45,7 @@ public class WorkerBenchmark {
         WorkerClient bytes;
         OnnxModel affine;
         OnnxModel sum;
+        OnnxModel heavier;
         Tensor small;
         Tensor large;
 
@@ -55,9 +56,16 @@ public class WorkerBenchmark {
             byte[] sumModel = OnnxModelBuilder.create("sum").input("x", DType.F32, -1)
                     .node("ReduceSum", List.of("x"), List.of("s"), Map.of("keepdims", 0L)).output("s", DType.F32).build();
             Path sumFile = Files.write(shm.root.resolve("sum.onnx"), sumModel);
+            // the same input through a model that computes on each element before summing: a few milliseconds of work
+            byte[] heavierModel = OnnxModelBuilder.create("heavier").input("x", DType.F32, -1)
+                    .node("Abs", List.of("x"), List.of("a")).node("Sqrt", List.of("a"), List.of("r"))
+                    .node("Exp", List.of("r"), List.of("e"))
+                    .node("ReduceSum", List.of("e"), List.of("s"), Map.of("keepdims", 0L)).output("s", DType.F32).build();
+            Path heavierFile = Files.write(shm.root.resolve("heavier.onnx"), heavierModel);
             Path socket = shm.root.resolve("worker.sock");
             daemon = ChildJvm.start(WorkerMain.class.getName(), "--socket", socket.toString(),
-                    "--model", "affine=" + affineFile, "--model", "sum=" + sumFile, "--threads", "1", "--max-batch", "1",
+                    "--model", "affine=" + affineFile, "--model", "sum=" + sumFile, "--model", "heavier=" + heavierFile,
+                    "--threads", "1", "--max-batch", "1",
                     "--intra-op-threads", System.getProperty("worker.intraop", "0"),
                     "--shm-dir", shm.root.toString(), "--shm-max", "1G");
             new BufferedReader(new InputStreamReader(daemon.getInputStream())).readLine();
@@ -65,12 +73,14 @@ public class WorkerBenchmark {
             bytes = WorkerClient.connect(socket, TensorAllocator.offHeap(), "benchmark-bytes");
             affine = OnnxModelLoader.of("affine", ModelSource.file(affineFile)).load();
             sum = OnnxModelLoader.of("sum", ModelSource.file(sumFile)).load();
+            heavier = OnnxModelLoader.of("heavier", ModelSource.file(heavierFile)).load();
             small = shm.pool.allocate(DType.F32, 1, 4);
             small.copyFrom(new float[] { 1, 2, 3, 4 });
             large = shm.pool.allocate(DType.F32, LARGE_FLOATS);
             large.segment().fill((byte) 0);
             shared.load("affine", Duration.ofSeconds(30));
             shared.load("sum", Duration.ofSeconds(30));
+            shared.load("heavier", Duration.ofSeconds(30));
         }
 
         @TearDown(Level.Trial)
@@ -81,6 +91,7 @@ public class WorkerBenchmark {
             large.close();
             affine.close();
             sum.close();
+            heavier.close();
             daemon.destroy();
             daemon.waitFor(10, TimeUnit.SECONDS);
             shm.close();
@@ -118,6 +129,20 @@ public class WorkerBenchmark {
     @Benchmark
     public float largeBytesThroughSocket(Worker w) {
         try (InferenceResult result = w.bytes.infer("sum", Map.of("x", w.large), Duration.ofSeconds(30))) {
+            return result.get("s").getFloat(0);
+        }
+    }
+
+    @Benchmark
+    public float largeHeavierThroughWorker(Worker w) {
+        try (InferenceResult result = w.shared.infer("heavier", Map.of("x", w.large), Duration.ofSeconds(30))) {
+            return result.get("s").getFloat(0);
+        }
+    }
+
+    @Benchmark
+    public float largeHeavierInProcess(Worker w) {
+        try (InferenceResult result = w.heavier.run(Map.of("x", w.large))) {
             return result.get("s").getFloat(0);
         }
     }
