@@ -92,24 +92,29 @@ public final class WorkerMemoryHarness {
             try {
                 new BufferedReader(new InputStreamReader(worker.getInputStream())).readLine();
                 workerBefore = pss(worker.pid());
-                shared = run("worker " + kind + " " + location + " " + socket + " " + shm.root);
-                workerAfter = pss(worker.pid());
+                shared = run("worker " + kind + " " + location + " " + socket + " " + shm.root, worker.pid());
+                workerAfter = shared[2];
             } finally {
                 worker.destroy(); // gone before the private copies start: the two scenarios never share the machine
                 worker.waitFor();
             }
         }
-        long[] separate = run("private " + kind + " " + location);
+        long[] separate = run("private " + kind + " " + location, -1);
         // The worker's own JVM and ONNX Runtime are not model memory: count what it gained serving.
         return new Figures(title, shared[0] + workerAfter, separate[0], shared[1] + workerAfter - workerBefore,
                 separate[1]);
     }
 
-    /** Starts the clients of one scenario one after another, and sums {total PSS, gained PSS} once all are done. */
-    private static long[] run(String mode) throws Exception {
+    /**
+     * Starts the clients of one scenario one after another and, once all are done and still alive, reads every
+     * process's PSS at once (a page's share depends on who maps it at that moment): {clients' total PSS, clients' gained
+     * PSS, the worker's PSS (0 without a worker)}.
+     */
+    private static long[] run(String mode, long workerPid) throws Exception {
         List<Process> clients = new ArrayList<>();
         long total = 0;
         long gained = 0;
+        long workerPss;
         try {
             for (int i = 0; i < CLIENTS; i++) {
                 Process client = ChildJvm.start(JVM_OPTIONS, WorkerMemoryHarness.class.getName(), mode.split(" "));
@@ -123,13 +128,14 @@ public final class WorkerMemoryHarness {
             for (Process client : clients) {
                 total += pss(client.pid()); // all done and still holding their memory
             }
+            workerPss = workerPid < 0 ? 0 : pss(workerPid);
         } finally {
             for (Process client : clients) {
                 client.getOutputStream().close();
                 client.waitFor();
             }
         }
-        return new long[] { total, gained };
+        return new long[] { total, gained, workerPss };
     }
 
     /**
@@ -188,13 +194,17 @@ public final class WorkerMemoryHarness {
                 Tensor.allocate(DType.I64, shape));
     }
 
-    /** Proportional set size of a process, in KiB. */
+    /** Proportional set size of a process, in KiB, its swapped-out share included (PSS alone leaves it out). */
     static long pss(long pid) throws IOException {
+        long kib = -1;
         for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "smaps_rollup"))) {
-            if (line.startsWith("Pss:")) {
-                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            if (line.startsWith("Pss:") || line.startsWith("SwapPss:")) {
+                kib = Math.max(kib, 0) + Long.parseLong(line.replaceAll("[^0-9]", ""));
             }
         }
-        throw new IllegalStateException("no Pss in /proc/" + pid + "/smaps_rollup");
+        if (kib < 0) {
+            throw new IllegalStateException("no Pss in /proc/" + pid + "/smaps_rollup");
+        }
+        return kib;
     }
 }

@@ -75,6 +75,8 @@ final class Batcher {
     private final BlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
     final LongAdder batches = new LongAdder();
     final LongAdder batchedRequests = new LongAdder();
+    /** Runs made by the thread that took the request (see {@link #take}), not by the executor. */
+    final LongAdder runsInCaller = new LongAdder();
     private Pending carried;
     private volatile Boolean batchable;
 
@@ -103,6 +105,7 @@ final class Batcher {
         if (freeSlot()) {
             return () -> {
                 try {
+                    runsInCaller.increment();
                     run(List.of(pending));
                 } finally {
                     slots.release();

@@ -158,6 +158,14 @@ public final class WorkerServer implements AutoCloseable {
         executor.shutdownNow();
         readers.shutdownNow();
         Files.deleteIfExists(settings.socket());
+        // Runs in progress end before whoever owns the registry and the pool closes them under a running model.
+        try {
+            if (!runSlots.tryAcquire(settings.threads(), 30, TimeUnit.SECONDS)) {
+                LOG.log(Level.WARNING, "Worker '" + settings.name() + "' closed with runs still in progress after 30 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void accept() {
@@ -265,6 +273,8 @@ public final class WorkerServer implements AutoCloseable {
             values.put("queue", Integer.toString(queueDepth()));
             values.put("runs", Long.toString(batchCounts()[0]));
             values.put("requests", Long.toString(batchCounts()[1]));
+            values.put("runs-in-reading-thread", Long.toString(batchers.values().stream()
+                    .mapToLong(batcher -> batcher.runsInCaller.sum()).sum()));
             values.put("leases", Integer.toString(leases.size()));
             registry.stats().forEach((model, stats) -> values.put("loads:" + model, Long.toString(stats.loads())));
             return values;
@@ -334,15 +344,25 @@ public final class WorkerServer implements AutoCloseable {
             if (here == null) {
                 return false;
             }
-            boolean handedOff;
+            boolean handedOff = false;
             try {
                 readers.execute(() -> serve(false));
                 handedOff = true;
             } catch (RejectedExecutionException e) {
-                handedOff = false; // the worker is closing: run it, then keep reading until the connection closes
+                // the worker is closing: run it, then keep reading until the connection closes
+            } finally {
+                runHere(here); // whatever became of the hand-off: the request holds a run slot and awaits its answer
             }
-            here.run();
             return handedOff;
+        }
+
+        /** Runs a request in this thread; a failure is the request's alone, never the connection's. */
+        private void runHere(Runnable request) {
+            try {
+                request.run();
+            } catch (RuntimeException | Error e) {
+                LOG.log(Level.WARNING, "A request on worker '" + settings.name() + "' failed outside its model run", e);
+            }
         }
 
         private void answer(long id, String model, Batcher.Outcome outcome) {

@@ -267,6 +267,8 @@ class WorkerTest {
             assertFalse(running.isDone(), "the status came back while the request still ran");
             assertEquals("1", status.get("queue"));
             running.get(60, TimeUnit.SECONDS).close();
+            assertEquals("1", client.status(Duration.ofSeconds(5)).get("runs-in-reading-thread"),
+                    "the request ran in the thread that read it, not in an inference thread");
         }
     }
 
@@ -290,6 +292,30 @@ class WorkerTest {
             second.infer("affine", Map.of("x", row), Duration.ofSeconds(60)).close();
             assertEquals(0, worker.queueDepth(), "the slow request was answered before the tiny one ran");
             slow.get(60, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void closingWaitsForTheRunsInProgress() throws Exception {
+        registry.register("slower", OnnxModelLoader.of("slower", ModelSource.bytes("slower", TinyModels.slow(512, 60))));
+        Path closing = shm.root.resolve("closing.sock");
+        WorkerServer worker = WorkerServer.start(new WorkerSettings(closing, Set.of(), 1, 8, Duration.ofSeconds(30),
+                "closing"), registry, workerPool);
+        try (WorkerClient client = WorkerClient.connect(closing, clientPool, "test");
+                Tensor x = Tensor.allocate(DType.F32, 512, 512)) {
+            client.load("slower", Duration.ofSeconds(30));
+            CompletableFuture<Void> running = CompletableFuture.runAsync(() -> {
+                try {
+                    client.infer("slower", Map.of("x", x), Duration.ofSeconds(60)).close();
+                } catch (WorkerUnavailableException gone) { // the worker closed under it: its answer is dropped
+                    assertTrue(gone.getMessage().startsWith("Worker unavailable: 'closing' at "), gone.getMessage());
+                }
+            });
+            awaitRuns(worker, 1);
+            worker.close();
+            // the run has ended (it leaves the queue count as it ends), so the registry can be closed after this
+            assertEquals(0, worker.queueDepth(), "close() returned while a model was still running");
+            running.get(60, TimeUnit.SECONDS);
         }
     }
 

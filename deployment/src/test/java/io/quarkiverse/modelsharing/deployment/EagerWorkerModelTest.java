@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 import jakarta.inject.Inject;
 
@@ -34,7 +35,7 @@ class EagerWorkerModelTest {
             .overrideConfigKey("quarkus.model-sharing.models.affine.path", MODEL.toString())
             .overrideConfigKey("quarkus.model-sharing.models.affine.placement", "worker")
             .overrideConfigKey("quarkus.model-sharing.models.affine.load", "eager")
-            .setLogRecordPredicate(record -> record.getMessage() != null && record.getMessage().startsWith("Loaded model"))
+            .setLogRecordPredicate(record -> record.getMessage() != null && record.getMessage().startsWith("Loaded "))
             .assertLogRecords(records -> assertTrue(records.stream().anyMatch(record -> String.format(record.getMessage(),
                     record.getParameters()).equals("Loaded model 'affine' in 2 worker(s) at startup")), "the log says so"))
             .setAfterAllCustomizer(() -> MODEL.toFile().delete());
@@ -59,5 +60,18 @@ class EagerWorkerModelTest {
         try (Tensor x = Tensor.of(row, 1, 4); InferenceResult result = affine.run(Map.of("x", x))) {
             assertArrayEquals(TinyModels.expectedAffine(row, TinyModels.BIAS), result.get("y").toFloatArray());
         }
+    }
+
+    @Test
+    void aRestartedWorkerLoadsItAgainBeforeServing() throws Exception {
+        long killed = workers.pids().get(0);
+        ProcessHandle worker = ProcessHandle.of(killed).orElseThrow();
+        worker.destroyForcibly();
+        worker.onExit().get(10, TimeUnit.SECONDS);
+        for (int i = 0; i < workers.size(); i++) { // reconnecting waits for the restarted worker
+            Map<String, String> status = workers.connection().client().status(Duration.ofSeconds(10));
+            assertEquals("1", status.get("loads:affine"), "loaded on connecting, in worker " + status.get("pid"));
+        }
+        assertTrue(!workers.pids().contains(killed) && workers.pids().size() == 2, "restarted: " + workers.pids());
     }
 }

@@ -4,7 +4,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.function.Supplier;
 
 import org.jboss.logging.Logger;
@@ -136,11 +138,12 @@ public class ModelSharingRecorder {
         }
         shutdown.addShutdownTask(pool::close);
         // A model that cannot load fails startup here; the shutdown task above then stops the workers.
-        for (String name : placed.keySet()) {
-            if (modelConfig(name).load() == LoadMode.EAGER) {
-                pool.load(name, workers.startTimeout());
-                LOG.infof("Loaded model '%s' in %d worker(s) at startup", name, pool.size());
-            }
+        Set<String> eager = new TreeSet<>();
+        placed.keySet().stream().filter(name -> modelConfig(name).load() == LoadMode.EAGER).forEach(eager::add);
+        if (!eager.isEmpty()) {
+            pool.loadEagerly(eager, workers.startTimeout());
+            LOG.infof("Loaded %s in %d worker(s) at startup", eager.size() == 1 ? "model '" + eager.iterator().next() + "'"
+                    : "models " + eager, pool.size());
         }
         return new RuntimeValue<>(pool);
     }

@@ -1,11 +1,14 @@
 package io.quarkiverse.modelsharing.runtime.graal;
 
+import java.lang.foreign.MemorySegment;
 import java.lang.reflect.Method;
 
 import org.graalvm.nativeimage.hosted.Feature;
 import org.graalvm.nativeimage.hosted.RuntimeForeignAccess;
+import org.graalvm.nativeimage.hosted.RuntimeReflection;
 
 import io.quarkiverse.modelsharing.ForeignCalls;
+import io.quarkiverse.modelsharing.dlpack.DLPack;
 
 /**
  * Registers the C functions that Quarkus Model Sharing calls through the FFM API (tensors' memory, shared-memory
@@ -20,6 +23,12 @@ public class NativeMemoryFeature implements Feature {
                 (Object[]) call.options()));
         Method registerForUpcall = upcallRegistration();
         if (registerForUpcall != null) {
+            // DLPack finds its deleter with MethodHandles.lookup().findStatic, which a native image resolves by reflection
+            try {
+                RuntimeReflection.register(DLPack.class.getDeclaredMethod("deleteExported", MemorySegment.class));
+            } catch (NoSuchMethodException e) {
+                throw new IllegalStateException("DLPack's deleter is not where this Feature expects it", e);
+            }
             for (Object upcall : ForeignCalls.upcalls()) {
                 try {
                     registerForUpcall.invoke(null, upcall, new Object[0]);
@@ -35,7 +44,7 @@ public class NativeMemoryFeature implements Feature {
         try {
             return RuntimeForeignAccess.class.getMethod("registerForUpcall", Object.class, Object[].class);
         } catch (NoSuchMethodException e) {
-            return null; // an older builder: DLPack export (the only upcall) is then unavailable in native images
+            return null; // an older builder: DLPack (which links its upcall when first used) is unavailable in native images
         }
     }
 

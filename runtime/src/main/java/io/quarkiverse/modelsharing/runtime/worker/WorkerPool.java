@@ -14,6 +14,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -26,6 +27,7 @@ import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
+import io.quarkiverse.modelsharing.worker.WorkerClient;
 import io.quarkiverse.modelsharing.worker.WorkerMain;
 
 /**
@@ -40,6 +42,9 @@ public final class WorkerPool implements AutoCloseable {
 
     private final List<Managed> managed = new ArrayList<>();
     private final Map<String, String> remoteNames = new LinkedHashMap<>();
+    /** Models every worker loads as soon as it is connected, at startup and again after a restart. */
+    private volatile Set<String> eager = Set.of();
+    private volatile Duration eagerTimeout = Duration.ZERO;
     private final List<WorkerConnection> connections = new ArrayList<>();
     private final AtomicInteger next = new AtomicInteger();
     private final AtomicLong restarts = new AtomicLong();
@@ -80,6 +85,7 @@ public final class WorkerPool implements AutoCloseable {
             register.forEach((name, location) -> client.load(pool.remoteNames.get(name) + "="
                     + (location.startsWith(ModelSource.CLASSPATH_PREFIX) ? location : Path.of(location).toAbsolutePath()),
                     timeout));
+            pool.loadEager(client);
         }));
         return pool;
     }
@@ -114,7 +120,8 @@ public final class WorkerPool implements AutoCloseable {
                             workerOptions, shmRoot), startTimeout);
                     pool.managed.add(worker);
                     worker.start();
-                    pool.connections.add(new WorkerConnection(() -> socket, allocator, clientName(), startTimeout));
+                    pool.connections.add(new WorkerConnection(() -> socket, allocator, clientName(), startTimeout,
+                            pool::loadEager));
                 }
             }
             return pool;
@@ -126,15 +133,23 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     /**
-     * Loads a model in every worker of the pool now, as an eager model is loaded: the first request finds it ready,
-     * and a model that cannot load fails startup.
+     * Loads models in every worker of the pool now, as eager models are loaded, and again in any worker that restarts
+     * or reconnects: the first request finds them ready, and a model that cannot load fails startup.
      *
      * @throws ModelSharingException saying which model could not load in which workers, and why
      */
-    public void load(String name, Duration timeout) {
+    public void loadEagerly(Set<String> names, Duration timeout) {
+        eagerTimeout = timeout;
+        eager = Set.copyOf(names);
         for (WorkerConnection connection : connections) {
+            loadEager(connection.client());
+        }
+    }
+
+    private void loadEager(WorkerClient client) {
+        for (String name : new TreeSet<>(eager)) {
             try {
-                connection.client().load(remoteName(name), timeout);
+                client.load(remoteName(name), eagerTimeout);
             } catch (RuntimeException e) {
                 throw new ModelSharingException("Model '" + name + "' could not be loaded in " + description + ": "
                         + e.getMessage(), e);
