@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -141,8 +142,15 @@ public final class WorkerPool implements AutoCloseable {
     public void loadEagerly(Set<String> names, Duration timeout) {
         eagerTimeout = timeout;
         eager = Set.copyOf(names);
-        for (WorkerConnection connection : connections) {
-            loadEager(connection.client());
+        // every worker at once: startup waits for the slowest load, not for their sum
+        List<CompletableFuture<Void>> loads = connections.stream()
+                .map(connection -> CompletableFuture.runAsync(() -> loadEager(connection.client()))).toList();
+        for (CompletableFuture<Void> load : loads) {
+            try {
+                load.join();
+            } catch (CompletionException e) {
+                throw e.getCause() instanceof RuntimeException failure ? failure : e;
+            }
         }
     }
 
