@@ -123,6 +123,7 @@ final class ClientConnection {
         values.put("runs", Long.toString(server.batchCounts()[0]));
         values.put("requests", Long.toString(server.batchCounts()[1]));
         values.put("runs-in-reading-thread", Long.toString(server.runsInReadingThreads()));
+        values.put("reading-hand-offs", Long.toString(server.readingHandOffs.sum()));
         values.put("leases", Integer.toString(leases.size()));
         server.registry.stats().forEach((model, stats) -> values.put("loads:" + model, Long.toString(stats.loads())));
         return values;
@@ -184,7 +185,8 @@ final class ClientConnection {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(
                 infer.timeoutMillis() > 0 ? infer.timeoutMillis() : server.settings.defaultTimeout().toMillis());
         inFlight.add(id);
-        Runnable here = server.batcher(infer.model()).take(new Batcher.Pending(id, inputs, deadline, outcome -> {
+        Batcher batcher = server.batcher(infer.model());
+        Runnable here = batcher.take(new Batcher.Pending(id, inputs, deadline, outcome -> {
             server.waiting.decrementAndGet();
             inputs.values().forEach(Tensor::close);
             answer(id, infer.model(), outcome);
@@ -192,9 +194,14 @@ final class ClientConnection {
         if (here == null) {
             return false;
         }
+        if (batcher.isQuick()) {
+            runHere(here); // the connection's next frames wait for one short run, then this thread reads them
+            return false;
+        }
         boolean handedOff = false;
         try {
             server.readers.execute(() -> serve(false));
+            server.readingHandOffs.increment();
             handedOff = true;
         } catch (RejectedExecutionException e) {
             // the worker is closing: run it, then keep reading until the connection closes

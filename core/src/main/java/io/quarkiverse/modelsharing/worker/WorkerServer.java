@@ -21,6 +21,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
 
 import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.protocol.Frame;
@@ -55,6 +56,8 @@ public final class WorkerServer implements AutoCloseable {
     final AtomicInteger waiting = new AtomicInteger();
     final Set<ClientConnection> connections = ConcurrentHashMap.newKeySet();
     final String self = System.getProperty("user.name");
+    /** Times a reading thread, about to run a request, handed its connection's reading to another. */
+    final LongAdder readingHandOffs = new LongAdder();
     private volatile boolean closed;
     volatile boolean dynamicModels;
 

@@ -267,8 +267,31 @@ class WorkerTest {
             assertFalse(running.isDone(), "the status came back while the request still ran");
             assertEquals("1", status.get("queue"));
             running.get(60, TimeUnit.SECONDS).close();
-            assertEquals("1", client.status(Duration.ofSeconds(5)).get("runs-in-reading-thread"),
-                    "the request ran in the thread that read it, not in an inference thread");
+            Map<String, String> after = client.status(Duration.ofSeconds(5));
+            assertEquals("1", after.get("runs-in-reading-thread"), "it ran in the thread that read it");
+            assertEquals("1", after.get("reading-hand-offs"), "which first handed the reading on");
+        }
+    }
+
+    @Test
+    void quickModelsRunWithoutHandingTheReadingOn() throws Exception {
+        try (WorkerClient client = WorkerClient.connect(socket, clientPool, "test"); Tensor x = Tensor.of(ROW, 1, 4)) {
+            Runnable twenty = () -> {
+                for (int i = 0; i < 20; i++) {
+                    try (InferenceResult result = client.infer("affine", Map.of("x", x), Duration.ofSeconds(30))) {
+                        assertArrayEquals(TinyModels.expectedAffine(ROW, TinyModels.BIAS), result.get("y").toFloatArray());
+                    }
+                }
+            };
+            twenty.run(); // a model not yet timed, or timed while the JVM warms up, hands the reading on
+            Map<String, String> warm = client.status(Duration.ofSeconds(5));
+            twenty.run();
+            Map<String, String> status = client.status(Duration.ofSeconds(5));
+            assertEquals("40", status.get("requests"));
+            assertEquals(warm.get("reading-hand-offs"), status.get("reading-hand-offs"), "a quick model's runs do not");
+            // (a request that arrives before the previous run's slot is given back goes to an inference thread)
+            assertTrue(Long.parseLong(status.get("runs-in-reading-thread"))
+                    - Long.parseLong(warm.get("runs-in-reading-thread")) > 1, status.toString());
         }
     }
 
