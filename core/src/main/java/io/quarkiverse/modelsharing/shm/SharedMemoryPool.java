@@ -4,14 +4,10 @@ import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -40,8 +36,6 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
  * dead processes. Closing the pool unmaps and deletes this process's files.
  */
 public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
-
-    private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rwx------");
 
     private final SharedMemorySettings settings;
     private final Path directory;
@@ -76,29 +70,7 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
      *         readable by others
      */
     public static SharedMemoryPool open(SharedMemorySettings settings) {
-        Path directory = settings.directory();
-        prepare(directory);
-        return new SharedMemoryPool(settings, directory);
-    }
-
-    private static void prepare(Path directory) {
-        try {
-            if (!Files.exists(directory, LinkOption.NOFOLLOW_LINKS)) {
-                Files.createDirectories(directory, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
-            }
-            if (!Files.isDirectory(directory, LinkOption.NOFOLLOW_LINKS)) {
-                throw new SharedMemoryException(directory + " exists and is not a directory; remove it");
-            }
-            int owner = (Integer) Files.getAttribute(directory, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-            if (owner != ProcessIdentity.uid()) {
-                throw new SharedMemoryException(directory + " belongs to user " + owner + ", not to this process's user "
-                        + ProcessIdentity.uid() + "; refusing to share memory through it");
-            }
-            Files.setPosixFilePermissions(directory, OWNER_ONLY);
-        } catch (IOException e) {
-            throw new SharedMemoryException("Cannot prepare the shared-memory directory " + directory + ": " + e.getMessage(),
-                    e);
-        }
+        return new SharedMemoryPool(settings, settings.prepareDirectory());
     }
 
     public SharedMemorySettings settings() {
@@ -286,7 +258,7 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
                 throw e;
             }
             // another process removed the directory when it closed its last pool: make it again
-            prepare(directory);
+            settings.prepareDirectory();
             file = PoolFile.create(directory, size, self);
         }
         files.add(file);

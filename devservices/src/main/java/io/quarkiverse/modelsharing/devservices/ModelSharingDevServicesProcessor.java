@@ -38,7 +38,7 @@ class ModelSharingDevServicesProcessor {
             return;
         }
         long linger = config.devservices().linger().toSeconds();
-        SharedWorkerDaemon daemon = SharedWorkerDaemon.findOrStart(SharedWorkerDaemon.userDirectory(), linger);
+        SharedWorkerDaemon daemon = SharedWorkerDaemon.findOrStart(linger);
         String where = daemon.socket().toString();
         if (daemon.startedHere()) {
             LOG.infof("Dev Services for Quarkus Model Sharing: started a shared worker daemon (pid %d) on %s; it stops %d s"

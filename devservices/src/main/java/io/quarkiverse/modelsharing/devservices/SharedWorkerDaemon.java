@@ -4,13 +4,12 @@ import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import io.quarkiverse.modelsharing.ModelSharingException;
+import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
 import io.quarkiverse.modelsharing.worker.WorkerMain;
 import io.quarkiverse.modelsharing.worker.WorkerServer;
 
@@ -26,38 +25,17 @@ record SharedWorkerDaemon(Path socket, long pid) {
 
     private static final String SOCKET_NAME = "devservices-worker.sock";
 
-    /** Finds the daemon through its socket, or starts it; a daemon started elsewhere at the same moment is used. */
-    static SharedWorkerDaemon findOrStart(Path directory, long lingerSeconds) {
-        Path socket = socket(directory);
+    /**
+     * Finds the daemon through its socket in the user's private shared-memory directory (created, and checked to be
+     * the user's, if needed), or starts it; a daemon started elsewhere at the same moment is used.
+     */
+    static SharedWorkerDaemon findOrStart(long lingerSeconds) {
+        Path socket = SharedMemorySettings.defaults().prepareDirectory().resolve(SOCKET_NAME);
         return WorkerServer.answers(socket) ? new SharedWorkerDaemon(socket, -1) : start(socket, lingerSeconds);
     }
 
     boolean startedHere() {
         return pid >= 0;
-    }
-
-    /** The daemon's socket in {@code directory}, created private (0700) to the user if missing. */
-    static Path socket(Path directory) {
-        try {
-            if (!Files.isDirectory(directory)) {
-                Files.createDirectories(directory, PosixFilePermissions.asFileAttribute(
-                        PosixFilePermissions.fromString("rwx------")));
-            }
-            return directory.resolve(SOCKET_NAME);
-        } catch (IOException e) {
-            throw new ModelSharingException("Dev Services cannot prepare the worker daemon's directory " + directory + ": "
-                    + e.getMessage(), e);
-        }
-    }
-
-    /** The user's private directory under {@code /dev/shm}, where the shared-memory pools live too. */
-    static Path userDirectory() {
-        try {
-            int uid = (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
-            return Path.of("/dev/shm", "quarkus-model-sharing-" + uid);
-        } catch (IOException e) {
-            throw new ModelSharingException("Dev Services cannot tell this process's user: " + e.getMessage(), e);
-        }
     }
 
     private static SharedWorkerDaemon start(Path socket, long lingerSeconds) {

@@ -41,7 +41,8 @@ public interface ModelSharingBuildTimeConfig {
 
     /**
      * Dev Services: in dev and test mode, models placed in workers are served by a local worker daemon shared by the
-     * user's applications and tests, unless a worker socket is configured.
+     * user's applications and tests, unless the application configures its workers ({@code workers.socket} or
+     * {@code workers.mode}).
      */
     @ConfigDocSection
     DevServicesConfig devservices();

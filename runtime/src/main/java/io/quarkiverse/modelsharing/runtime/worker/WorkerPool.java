@@ -108,8 +108,7 @@ public final class WorkerPool implements AutoCloseable {
         WorkerPool pool = new WorkerPool("managed workers on " + devices);
         try {
             // Unix socket paths are limited to 108 bytes: keep them short, in the user's private (0700) directory.
-            Path userDirectory = new SharedMemorySettings(shmRoot, SharedMemorySettings.DEFAULT_POOL_FILE_BYTES,
-                    SharedMemorySettings.DEFAULT_POOL_FILE_BYTES, SharedMemorySettings.DEFAULT_JANITOR_PERIOD).directory();
+            Path userDirectory = SharedMemorySettings.defaults().withRoot(shmRoot).prepareDirectory();
             pool.socketDirectory = Files.createDirectories(userDirectory.resolve("workers-" + ProcessHandle.current().pid()));
             Set<String> classpath = new LinkedHashSet<>(WorkerMain.classpath());
             Map<String, String> locations = new LinkedHashMap<>();
