@@ -195,13 +195,8 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
         if (!held.isEmpty()) {
             reclaimReleased();
         }
-        for (PoolFile file : files) {
-            long offset = file.allocate(blockBytes);
-            if (offset >= 0) {
-                return block(file, offset, blockBytes, length, onFree);
-            }
-        }
-        return growAndReserve(blockBytes, length, onFree);
+        PoolBlockStorage block = reserveInFiles(blockBytes, length, onFree);
+        return block != null ? block : growAndReserve(blockBytes, length, onFree);
     }
 
     /**
@@ -210,14 +205,23 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
      * not one each.
      */
     private synchronized PoolBlockStorage growAndReserve(long blockBytes, long length, Runnable onFree) {
+        PoolBlockStorage block = reserveInFiles(blockBytes, length, onFree);
+        if (block != null) {
+            return block;
+        }
+        PoolFile grown = grow(blockBytes);
+        return block(grown, grown.allocate(blockBytes), blockBytes, length, onFree);
+    }
+
+    /** A block in the first pool file with room for it, or null if none has. */
+    private PoolBlockStorage reserveInFiles(long blockBytes, long length, Runnable onFree) {
         for (PoolFile file : files) {
             long offset = file.allocate(blockBytes);
             if (offset >= 0) {
                 return block(file, offset, blockBytes, length, onFree);
             }
         }
-        PoolFile grown = grow(blockBytes);
-        return block(grown, grown.allocate(blockBytes), blockBytes, length, onFree);
+        return null;
     }
 
     private PoolBlockStorage block(PoolFile file, long offset, long blockBytes, long length, Runnable onFree) {

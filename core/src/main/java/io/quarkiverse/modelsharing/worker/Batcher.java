@@ -113,12 +113,8 @@ final class Batcher {
         }
         if (freeSlot()) {
             return () -> {
-                try {
-                    runsInCaller.increment();
-                    run(List.of(pending));
-                } finally {
-                    slots.release();
-                }
+                runsInCaller.increment();
+                runHoldingSlot(List.of(pending));
             };
         }
         executor.execute(() -> runInSlot(List.of(pending)));
@@ -188,6 +184,11 @@ final class Batcher {
     /** Runs a batch once a run slot is free: the slots bound the runs of the executor and of callers together. */
     private void runInSlot(List<Pending> batch) {
         slots.acquireUninterruptibly();
+        runHoldingSlot(batch);
+    }
+
+    /** Runs a batch in the run slot this thread holds, and gives the slot back. */
+    private void runHoldingSlot(List<Pending> batch) {
         try {
             run(batch);
         } finally {
