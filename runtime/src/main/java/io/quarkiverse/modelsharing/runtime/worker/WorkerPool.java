@@ -44,7 +44,7 @@ public final class WorkerPool implements AutoCloseable {
     private final List<Managed> managed = new ArrayList<>();
     private final Map<String, String> remoteNames = new LinkedHashMap<>();
     /** Models every worker loads as soon as it is connected, at startup and again after a restart. */
-    private volatile Set<String> eager = Set.of();
+    private volatile List<String> eager = List.of();
     private volatile Duration eagerTimeout = Duration.ZERO;
     private final List<WorkerConnection> connections = new ArrayList<>();
     private final AtomicInteger next = new AtomicInteger();
@@ -140,7 +140,7 @@ public final class WorkerPool implements AutoCloseable {
      */
     public void loadEagerly(Set<String> names, Duration timeout) {
         eagerTimeout = timeout;
-        eager = Set.copyOf(names);
+        eager = List.copyOf(new TreeSet<>(names));
         // every worker at once: startup waits for the slowest load, not for their sum
         List<CompletableFuture<Void>> loads = connections.stream()
                 .map(connection -> CompletableFuture.runAsync(() -> loadEager(connection.client()))).toList();
@@ -154,7 +154,7 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     private void loadEager(WorkerClient client) {
-        for (String name : new TreeSet<>(eager)) {
+        for (String name : eager) {
             try {
                 client.load(remoteName(name), eagerTimeout);
             } catch (RuntimeException e) {
