@@ -1,8 +1,12 @@
 package io.quarkiverse.modelsharing.benchmarks;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.util.ArrayList;
 import java.util.List;
+
+import io.quarkiverse.modelsharing.worker.WorkerMain;
 
 /**
  * Starts another JVM on this one's class path (the launcher jar, whose manifest holds it), with native access and
@@ -27,5 +31,17 @@ final class ChildJvm {
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
         command.addAll(List.of(args));
         return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    }
+
+    /** Starts a worker daemon ({@code WorkerMain} with {@code args}) and waits until it says that it listens. */
+    static Process startWorker(List<String> jvmOptions, String... args) throws IOException {
+        Process worker = start(jvmOptions, WorkerMain.class.getName(), args);
+        String line = new BufferedReader(new InputStreamReader(worker.getInputStream())).readLine();
+        if (line == null || !line.contains("listening on")) {
+            worker.destroyForcibly();
+            throw new IllegalStateException("The benchmark's worker did not start: "
+                    + (line == null ? "it exited" : "it said " + line));
+        }
+        return worker;
     }
 }

@@ -18,7 +18,6 @@ import io.quarkiverse.modelsharing.shm.SharedMemoryPool;
 import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
 import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkiverse.modelsharing.worker.WorkerClient;
-import io.quarkiverse.modelsharing.worker.WorkerMain;
 
 /**
  * 1,000 concurrent requests from 4 client processes (250 at once each, released together) to one worker serving a
@@ -39,12 +38,11 @@ public final class ConcurrencyHarness {
             try (BenchmarkShm shm = new BenchmarkShm(4L << 20, 256L << 20)) {
                 Path model = Files.write(shm.root.resolve("affine.onnx"), TinyModels.affine());
                 Path socket = shm.root.resolve("worker.sock");
-                Process worker = ChildJvm.start(WorkerMain.class.getName(), "--socket", socket.toString(), "--model",
+                Process worker = ChildJvm.startWorker(List.of(), "--socket", socket.toString(), "--model",
                         "affine=" + model,
                         "--threads", "2", "--queue", "2048", "--max-batch", Integer.toString(maxBatch), "--max-delay", "10ms",
                         "--shm-dir", shm.root.toString(), "--shm-pool-file", "4M");
                 try {
-                    new BufferedReader(new InputStreamReader(worker.getInputStream())).readLine();
                     List<Process> clients = new ArrayList<>();
                     for (int i = 0; i < CLIENTS; i++) {
                         clients.add(ChildJvm.start(ConcurrencyHarness.class.getName(), socket.toString(), shm.root.toString()));

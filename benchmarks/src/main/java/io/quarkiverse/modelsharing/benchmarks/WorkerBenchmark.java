@@ -1,7 +1,5 @@
 package io.quarkiverse.modelsharing.benchmarks;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -26,7 +24,6 @@ import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 import io.quarkiverse.modelsharing.worker.WorkerClient;
-import io.quarkiverse.modelsharing.worker.WorkerMain;
 
 /**
  * The same models through a worker daemon (another JVM, over a Unix domain socket, tensors in shared memory) and in
@@ -63,12 +60,11 @@ public class WorkerBenchmark {
                     .node("ReduceSum", List.of("e"), List.of("s"), Map.of("keepdims", 0L)).output("s", DType.F32).build();
             Path heavierFile = Files.write(shm.root.resolve("heavier.onnx"), heavierModel);
             Path socket = shm.root.resolve("worker.sock");
-            daemon = ChildJvm.start(WorkerMain.class.getName(), "--socket", socket.toString(),
+            daemon = ChildJvm.startWorker(List.of(), "--socket", socket.toString(),
                     "--model", "affine=" + affineFile, "--model", "sum=" + sumFile, "--model", "heavier=" + heavierFile,
                     "--threads", "1", "--max-batch", "1",
                     "--intra-op-threads", System.getProperty("worker.intraop", "0"),
                     "--shm-dir", shm.root.toString(), "--shm-max", "1G");
-            new BufferedReader(new InputStreamReader(daemon.getInputStream())).readLine();
             shared = WorkerClient.connect(socket, shm.pool, "benchmark");
             bytes = WorkerClient.connect(socket, TensorAllocator.offHeap(), "benchmark-bytes");
             affine = OnnxModelLoader.of("affine", ModelSource.file(affineFile)).load();

@@ -24,7 +24,6 @@ import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkiverse.modelsharing.worker.WorkerClient;
 import io.quarkiverse.modelsharing.worker.WorkerInferenceModel;
-import io.quarkiverse.modelsharing.worker.WorkerMain;
 
 /**
  * Memory of 8 client processes that each run a model 20 times: all served by one worker process, against each with
@@ -86,11 +85,10 @@ public final class WorkerMemoryHarness {
         long workerAfter;
         try (BenchmarkShm shm = new BenchmarkShm(64L << 20, 1L << 30)) {
             Path socket = shm.root.resolve("worker.sock");
-            Process worker = ChildJvm.start(JVM_OPTIONS, WorkerMain.class.getName(), "--socket", socket.toString(),
+            Process worker = ChildJvm.startWorker(JVM_OPTIONS, "--socket", socket.toString(),
                     "--model", "model=" + location, "--shm-dir", shm.root.toString(), "--max-batch", "1",
                     "--shm-pool-file", "4M");
             try {
-                new BufferedReader(new InputStreamReader(worker.getInputStream())).readLine();
                 workerBefore = pss(worker.pid());
                 shared = run("worker " + kind + " " + location + " " + socket + " " + shm.root, worker.pid());
                 workerAfter = shared[2];
