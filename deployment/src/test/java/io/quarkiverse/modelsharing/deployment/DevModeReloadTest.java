@@ -8,25 +8,15 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.StandardCopyOption;
 import java.util.Arrays;
-import java.util.Map;
-import java.util.UUID;
 
-import jakarta.inject.Inject;
-import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
-import jakarta.ws.rs.Produces;
-import jakarta.ws.rs.core.MediaType;
 
 import org.jboss.shrinkwrap.api.asset.StringAsset;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import io.quarkiverse.modelsharing.Model;
-import io.quarkiverse.modelsharing.inference.InferenceModel;
-import io.quarkiverse.modelsharing.inference.InferenceResult;
 import io.quarkiverse.modelsharing.onnx.TinyModels;
-import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkus.test.QuarkusDevModeTest;
 
 /** Editing or replacing a model file in dev mode reloads the model, without restarting the application. */
@@ -88,23 +78,6 @@ class DevModeReloadTest {
             Files.write(file, bytes);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
-        }
-    }
-
-    @Path("/affine")
-    public static class AffineResource {
-        static final String INSTANCE = UUID.randomUUID().toString();
-
-        @Inject
-        @Model("affine")
-        InferenceModel model;
-
-        @GET
-        @Produces(MediaType.TEXT_PLAIN)
-        public String run() {
-            try (Tensor x = Tensor.of(new float[] { 1, 1, 1, 1 }, 1, 4); InferenceResult result = model.run(Map.of("x", x))) {
-                return INSTANCE + " " + Arrays.toString(result.get("y").toFloatArray());
-            }
         }
     }
 }

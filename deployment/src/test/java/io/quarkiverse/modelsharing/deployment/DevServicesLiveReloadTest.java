@@ -5,28 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.Map;
-
-import jakarta.inject.Inject;
-import jakarta.ws.rs.GET;
-import jakarta.ws.rs.Produces;
-import jakarta.ws.rs.core.MediaType;
 
 import org.jboss.shrinkwrap.api.asset.StringAsset;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-import io.quarkiverse.modelsharing.Model;
-import io.quarkiverse.modelsharing.inference.InferenceModel;
-import io.quarkiverse.modelsharing.inference.InferenceResult;
 import io.quarkiverse.modelsharing.onnx.TinyModels;
-import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 import io.quarkiverse.modelsharing.worker.WorkerClient;
 import io.quarkus.test.QuarkusDevModeTest;
@@ -34,19 +23,11 @@ import io.quarkus.test.QuarkusDevModeTest;
 /** In dev mode, the shared Dev Services daemon outlives a live reload: the reloaded application finds the same one. */
 class DevServicesLiveReloadTest {
 
-    static final Path MODEL = Path.of("target", "devservices-reload-affine.onnx").toAbsolutePath();
-
-    static {
-        try {
-            Files.write(MODEL, TinyModels.affine());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
+    static final Path MODEL = TestModelFiles.write("devservices-reload-affine.onnx", TinyModels.affine());
 
     @RegisterExtension
     static final QuarkusDevModeTest app = new QuarkusDevModeTest()
-            .withApplicationRoot(jar -> jar.addClass(Resource.class)
+            .withApplicationRoot(jar -> jar.addClass(AffineResource.class)
                     .addAsResource(new StringAsset("quarkus.model-sharing.models.affine.path=" + MODEL + "\n"
                             + "quarkus.model-sharing.models.affine.placement=worker\n"
                             + "quarkus.model-sharing.devservices.linger=5s\n"), "application.properties"));
@@ -76,23 +57,6 @@ class DevServicesLiveReloadTest {
             String pid = client.status(Duration.ofSeconds(5)).get("pid");
             assertTrue(pid != null && !pid.isEmpty());
             return pid;
-        }
-    }
-
-    @jakarta.ws.rs.Path("/affine")
-    public static class Resource {
-        static final String INSTANCE = java.util.UUID.randomUUID().toString();
-
-        @Inject
-        @Model("affine")
-        InferenceModel model;
-
-        @GET
-        @Produces(MediaType.TEXT_PLAIN)
-        public String run() {
-            try (Tensor x = Tensor.of(new float[] { 1, 1, 1, 1 }, 1, 4); InferenceResult result = model.run(Map.of("x", x))) {
-                return INSTANCE + " " + Arrays.toString(result.get("y").toFloatArray());
-            }
         }
     }
 }
