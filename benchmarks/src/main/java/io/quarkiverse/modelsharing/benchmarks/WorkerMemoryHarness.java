@@ -11,7 +11,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
-import ai.onnxruntime.OrtEnvironment;
 import io.quarkiverse.modelsharing.inference.InferenceModel;
 import io.quarkiverse.modelsharing.inference.RegistryInferenceModel;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
@@ -30,8 +29,9 @@ import io.quarkiverse.modelsharing.worker.WorkerInferenceModel;
  * a private in-process copy. Two models: all-MiniLM-L6-v2 (quantized, 23 MB on disk), where the JVMs' own costs
  * dominate, and a generated 1 GiB one (16 MatMuls with 4096×4096 weights), the size of the large embedders and
  * rerankers that teams share. Memory is PSS (proportional set size: shared pages split between the processes that map
- * them), summed over every process of the scenario, worker included; "model memory" is what each process gained after
- * its JVM and ONNX Runtime started (for the worker: what it gained serving). Clients start one after another, each
+ * them), summed over every process of the scenario, worker included; "model memory" is what each client gained after
+ * its JVM started (ONNX Runtime included for a private copy: a client of a worker never loads it), plus what the
+ * worker gained serving. Clients start one after another, each
  * once the previous one has finished, so that no process's figure includes another's start.
  */
 public final class WorkerMemoryHarness {
@@ -141,7 +141,6 @@ public final class WorkerMemoryHarness {
      * Runs the model 20 times, prints the PSS gained, then holds its memory until its standard input closes.
      */
     public static void main(String[] args) throws Exception {
-        OrtEnvironment.getEnvironment();
         System.gc();
         long before = pss(ProcessHandle.current().pid());
         List<AutoCloseable> resources = new ArrayList<>();
