@@ -1,11 +1,14 @@
 package io.quarkiverse.modelsharing.benchmarks;
 
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.results.RunResult;
@@ -20,6 +23,8 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * {@code java -jar benchmarks/target/benchmarks.jar [all|lookup,load,embedding,memory]} (default: all).
  */
 public final class BenchmarkMain {
+
+    static final int LARGE_PAIRS = 3;
 
     private BenchmarkMain() {
     }
@@ -113,20 +118,35 @@ public final class BenchmarkMain {
                     "   added by the worker: %.1f us p50 (target: at most 50 us) -> %s; p99 %.1f us vs %.1f us%n",
                     worker - local, worker - local <= 50 ? "met" : "NOT met", percentile(small, "smallThroughWorker", 99),
                     percentile(small, "smallInProcess", 99)));
-            Collection<RunResult> large = new Runner(options("WorkerBenchmark\\.large.*")
-                    .mode(Mode.AverageTime).timeUnit(TimeUnit.MILLISECONDS)
-                    .warmupIterations(3).measurementIterations(5).build()).run();
-            double through = score(large, "largeThroughWorker");
-            double inProcess = score(large, "largeInProcess");
-            double bytes = score(large, "largeBytesThroughSocket");
+            // Two forks a minute apart differ here by more than the 5% asked: the pair runs in alternating forks,
+            // LARGE_PAIRS times, and the median of their ratios is the figure.
+            double[][] pairs = new double[LARGE_PAIRS][];
+            for (int pair = 0; pair < LARGE_PAIRS; pair++) {
+                pairs[pair] = new double[] { score(large("largeThroughWorker"), "largeThroughWorker"),
+                        score(large("largeInProcess"), "largeInProcess") };
+            }
+            Arrays.sort(pairs, Comparator.comparingDouble(pair -> pair[0] / pair[1]));
+            double through = pairs[LARGE_PAIRS / 2][0];
+            double inProcess = pairs[LARGE_PAIRS / 2][1];
             report.append(line("64 MiB input through a worker (shm)", through, "ms", inProcess, "in process"));
-            report.append(String.format(Locale.ROOT, "   target: at most 5%% slower -> %s%n",
+            report.append(String.format(Locale.ROOT,
+                    "   median of %d alternating pairs, ratios %s; target: at most 5%% slower -> %s%n",
+                    LARGE_PAIRS, Arrays.stream(pairs).map(pair -> String.format(Locale.ROOT, "%.2f", pair[0] / pair[1]))
+                            .collect(Collectors.joining(" ")),
                     through / inProcess <= 1.05 ? "met" : "NOT met"));
+            Collection<RunResult> others = large("large(BytesThroughSocket|Heavier.*)");
+            double bytes = score(others, "largeBytesThroughSocket");
             report.append(
                     String.format(Locale.ROOT, "   bytes through the socket instead: %.2f ms (%.2fx the worker with shm)%n",
                             bytes, bytes / through));
-            report.append(line("64 MiB, Abs-Sqrt-Exp-ReduceSum, worker", score(large, "largeHeavierThroughWorker"),
-                    "ms", score(large, "largeHeavierInProcess"), "in process"));
+            report.append(line("64 MiB, Abs-Sqrt-Exp-ReduceSum, worker", score(others, "largeHeavierThroughWorker"),
+                    "ms", score(others, "largeHeavierInProcess"), "in process"));
+            WakeUpHarness.Figures wake = WakeUpHarness.measure();
+            report.append(line("socket round trip, after 1.8 ms of work", wake.afterWork(), "us", wake.backToBack(),
+                    "back to back"));
+            report.append(String.format(Locale.ROOT,
+                    "   this machine's floor for a worker call: %.1f%% of the in-process 64 MiB run (budget: 5%% = %.0f us)%n",
+                    wake.afterWork() / (inProcess * 10), inProcess * 50));
         }
         if (suites.contains("workermemory")) {
             for (WorkerMemoryHarness.Figures f : WorkerMemoryHarness.measure()) {
@@ -135,10 +155,10 @@ public final class BenchmarkMain {
                         f.privateTotal() / 1024.0, "8 private copies (total)"));
                 report.append(line("   model memory, 8 clients + 1 worker", f.sharedModel() / 1024.0, "MiB",
                         f.privateModel() / 1024.0, "8 private copies"));
+                double total = 100.0 * (1 - (double) f.sharedTotal() / f.privateTotal());
                 report.append(String.format(Locale.ROOT,
-                        "   saving: %.0f%% of the total, %.0f%% of the model memory (target: at least 85%% less)%n",
-                        100.0 * (1 - (double) f.sharedTotal() / f.privateTotal()),
-                        100.0 * (1 - (double) f.sharedModel() / f.privateModel())));
+                        "   saving: %.1f%% of the total (target: at least 85%% less -> %s), %.1f%% of the model memory%n",
+                        total, total >= 85 ? "met" : "NOT met", 100.0 * (1 - (double) f.sharedModel() / f.privateModel())));
             }
         }
         if (suites.contains("concurrency")) {
@@ -159,6 +179,12 @@ public final class BenchmarkMain {
     private static String human(String bytes) {
         long n = Long.parseLong(bytes);
         return n >= 1L << 30 ? (n >> 30) + " GiB" : n >= 1 << 20 ? (n >> 20) + " MiB" : (n >> 10) + " KiB";
+    }
+
+    /** The WorkerBenchmark methods whose names match {@code methods}, mean time in milliseconds, one fork each. */
+    private static Collection<RunResult> large(String methods) throws Exception {
+        return new Runner(options("WorkerBenchmark\\." + methods + "$").mode(Mode.AverageTime)
+                .timeUnit(TimeUnit.MILLISECONDS).warmupIterations(3).measurementIterations(5).build()).run();
     }
 
     private static Collection<RunResult> run(Class<?> benchmark, int warmups, int measurements) throws Exception {

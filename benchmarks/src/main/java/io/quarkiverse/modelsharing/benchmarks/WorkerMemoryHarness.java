@@ -37,12 +37,21 @@ import io.quarkiverse.modelsharing.worker.WorkerInferenceModel;
 public final class WorkerMemoryHarness {
 
     static final int CLIENTS = 8;
-    /** Every process of both scenarios: the same JVM options, a small initial heap so that a full GC returns what is free. */
-    static final List<String> JVM_OPTIONS = List.of("-Xms8m");
+    /**
+     * Every process of both scenarios: the same JVM options, a small initial heap so that a full GC returns what is
+     * free, and any given in {@code -Dworkermemory.jvm} (space-separated), to see what the JVM's own settings weigh.
+     */
+    static final List<String> JVM_OPTIONS = jvmOptions(System.getProperty("workermemory.jvm", ""));
     static final int WIDE = 4096;
     static final int WIDE_LAYERS = 16;
 
     private WorkerMemoryHarness() {
+    }
+
+    private static List<String> jvmOptions(String extra) {
+        List<String> options = new ArrayList<>(List.of("-Xms8m"));
+        options.addAll(Arrays.stream(extra.trim().split(" +")).filter(option -> !option.isEmpty()).toList());
+        return List.copyOf(options);
     }
 
     /** One model's figures, in KiB. */
