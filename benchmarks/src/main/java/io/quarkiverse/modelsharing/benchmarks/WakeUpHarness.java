@@ -13,10 +13,11 @@ import java.util.UUID;
 
 /**
  * What this machine charges for waking a thread in another process: the round trip of one byte over a Unix domain
- * socket to an echoing JVM, back to back, and after the caller has worked for as long as the 64 MiB model runs
- * (1.8 ms), so that the echoing thread's core has gone idle meanwhile. A request through a worker wakes at least two
- * threads that way (the worker's reader, then the client's), whatever the protocol, so this is the floor under
- * what a worker can add to a model's time on this machine.
+ * socket to an echoing JVM, back to back, and after the calling thread has worked for about as long as the 64 MiB
+ * model runs (1.8 ms), so that the echoing thread's core has gone idle meanwhile (the caller, busy until it writes,
+ * is woken while its core is still warm). A request through a worker contains such a round trip, whatever the
+ * protocol: the request wakes the worker's reader after idling, the answer wakes the client. So this is a floor under
+ * what a worker can add to a model's time on this machine, not the whole of it.
  */
 final class WakeUpHarness {
 

@@ -30,9 +30,8 @@ import io.quarkiverse.modelsharing.worker.WorkerInferenceModel;
  * a private in-process copy. Two models: all-MiniLM-L6-v2 (quantized, 23 MB on disk), where the JVMs' own costs
  * dominate, and a generated 1 GiB one (16 MatMuls with 4096×4096 weights), the size of the large embedders and
  * rerankers that teams share. Memory is PSS (proportional set size: shared pages split between the processes that map
- * them), summed over every process of the scenario, worker included; "model memory" is what each client gained after
- * its JVM started (ONNX Runtime included for a private copy: a client of a worker never loads it), plus what the
- * worker gained serving. Clients start one after another, each
+ * them), summed over every process of the scenario, worker included; "model memory" is that total minus what as many
+ * idle JVMs cost side by side, measured in the same run. Clients start one after another, each
  * once the previous one has finished, so that no process's figure includes another's start.
  */
 public final class WorkerMemoryHarness {
@@ -91,47 +90,42 @@ public final class WorkerMemoryHarness {
 
     private static Figures measure(String title, String location, String kind) throws Exception {
         long[] shared;
-        long workerBefore;
-        long workerAfter;
         try (BenchmarkShm shm = new BenchmarkShm(64L << 20, 1L << 30)) {
             Path socket = shm.root.resolve("worker.sock");
             Process worker = ChildJvm.startWorker(JVM_OPTIONS, "--socket", socket.toString(),
                     "--model", "model=" + location, "--shm-dir", shm.root.toString(), "--max-batch", "1",
                     "--shm-pool-file", "4M");
             try {
-                workerBefore = pss(worker.pid());
-                shared = run("worker " + kind + " " + location + " " + socket + " " + shm.root, worker.pid());
-                workerAfter = shared[2];
+                shared = run("worker " + kind + " " + location + " " + socket + " " + shm.root, CLIENTS, worker.pid());
             } finally {
                 worker.destroy(); // gone before the private copies start: the two scenarios never share the machine
                 worker.waitFor();
             }
         }
-        long[] separate = run("private " + kind + " " + location, -1);
-        // The worker's own JVM and ONNX Runtime are not model memory: count what it gained serving.
-        return new Figures(title, shared[0] + workerAfter, separate[0], shared[1] + workerAfter - workerBefore,
-                separate[1]);
+        long[] separate = run("private " + kind + " " + location, CLIENTS, -1);
+        // What the same number of JVMs cost doing nothing, side by side: the rest is what serving the model costs.
+        double idleJvm = run("idle", CLIENTS + 1, -1)[0] / (double) (CLIENTS + 1);
+        long sharedTotal = shared[0] + shared[1];
+        return new Figures(title, sharedTotal, separate[0], Math.round(sharedTotal - (CLIENTS + 1) * idleJvm),
+                Math.round(separate[0] - CLIENTS * idleJvm));
     }
 
     /**
-     * Starts the clients of one scenario one after another and, once all are done and still alive, reads every
-     * process's PSS at once (a page's share depends on who maps it at that moment): {clients' total PSS, clients' gained
-     * PSS, the worker's PSS (0 without a worker)}.
+     * Starts the {@code count} clients of one scenario one after another and, once all are done and still alive, reads
+     * every process's PSS at once (a page's share depends on who maps it at that moment): {clients' total PSS, the
+     * worker's PSS (0 without a worker)}.
      */
-    private static long[] run(String mode, long workerPid) throws Exception {
+    private static long[] run(String mode, int count, long workerPid) throws Exception {
         List<Process> clients = new ArrayList<>();
         long total = 0;
-        long gained = 0;
         long workerPss;
         try {
-            for (int i = 0; i < CLIENTS; i++) {
+            for (int i = 0; i < count; i++) {
                 Process client = ChildJvm.start(JVM_OPTIONS, WorkerMemoryHarness.class.getName(), mode.split(" "));
                 clients.add(client);
-                String line = new BufferedReader(new InputStreamReader(client.getInputStream())).readLine();
-                if (line == null) {
-                    throw new IllegalStateException("client " + i + " of '" + mode + "' ended without a figure");
+                if (new BufferedReader(new InputStreamReader(client.getInputStream())).readLine() == null) {
+                    throw new IllegalStateException("client " + i + " of '" + mode + "' ended before it was done");
                 }
-                gained += Long.parseLong(line.trim()); // "<gained KiB>" once done
             }
             for (Process client : clients) {
                 total += pss(client.pid()); // all done and still holding their memory
@@ -143,43 +137,44 @@ public final class WorkerMemoryHarness {
                 client.waitFor();
             }
         }
-        return new long[] { total, gained, workerPss };
+        return new long[] { total, workerPss };
     }
 
     /**
-     * In a client process: {@code worker <kind> <location> <socket> <shm-dir>} or {@code private <kind> <location>}.
-     * Runs the model 20 times, prints the PSS gained, then holds its memory until its standard input closes.
+     * In a client process: {@code worker <kind> <location> <socket> <shm-dir>}, {@code private <kind> <location>}, or
+     * {@code idle}. Runs the model 20 times (an idle one does nothing), says "done", then holds its memory until its
+     * standard input closes.
      */
     public static void main(String[] args) throws Exception {
-        System.gc();
-        long before = pss(ProcessHandle.current().pid());
         List<AutoCloseable> resources = new ArrayList<>();
-        InferenceModel model;
-        if (args[0].equals("worker")) {
-            SharedMemoryPool pool = SharedMemoryPool.open(new SharedMemorySettings(Path.of(args[4]), 1 << 20, 64L << 20,
-                    Duration.ofSeconds(1)));
-            WorkerClient client = WorkerClient.connect(Path.of(args[3]), pool, "memory-harness");
-            resources.add(client);
-            resources.add(pool);
-            model = new WorkerInferenceModel(client, "model", Duration.ofSeconds(60));
-        } else {
-            OnnxRuntimeLibrary.useSharedCopy(); // as a production application with a model in process does
-            ModelRegistry registry = ModelRegistry.builder().build();
-            registry.register("model", OnnxModelLoader.of("model",
-                    ModelSource.parse(args[2], WorkerMemoryHarness.class.getClassLoader())));
-            resources.add(registry);
-            // held for the process's life, as a serving application would: the registry unloads idle models
-            resources.add(registry.acquire("model", InferenceModel.class));
-            model = new RegistryInferenceModel(registry, "model");
+        if (!args[0].equals("idle")) {
+            InferenceModel model;
+            if (args[0].equals("worker")) {
+                SharedMemoryPool pool = SharedMemoryPool.open(new SharedMemorySettings(Path.of(args[4]), 1 << 20, 64L << 20,
+                        Duration.ofSeconds(1)));
+                WorkerClient client = WorkerClient.connect(Path.of(args[3]), pool, "memory-harness");
+                resources.add(client);
+                resources.add(pool);
+                model = new WorkerInferenceModel(client, "model", Duration.ofSeconds(60));
+            } else {
+                OnnxRuntimeLibrary.useSharedCopy(); // as a production application with a model in process does
+                ModelRegistry registry = ModelRegistry.builder().build();
+                registry.register("model", OnnxModelLoader.of("model",
+                        ModelSource.parse(args[2], WorkerMemoryHarness.class.getClassLoader())));
+                resources.add(registry);
+                // held for the process's life, as a serving application would: the registry unloads idle models
+                resources.add(registry.acquire("model", InferenceModel.class));
+                model = new RegistryInferenceModel(registry, "model");
+            }
+            Map<String, Tensor> inputs = args[1].equals("wide") ? Map.of("x", Tensor.allocate(DType.F32, 1, WIDE))
+                    : tokenIds();
+            for (int i = 0; i < 20; i++) {
+                model.run(inputs).close();
+            }
+            inputs.values().forEach(Tensor::close);
         }
-        Map<String, Tensor> inputs = args[1].equals("wide") ? Map.of("x", Tensor.allocate(DType.F32, 1, WIDE))
-                : tokenIds();
-        for (int i = 0; i < 20; i++) {
-            model.run(inputs).close();
-        }
-        inputs.values().forEach(Tensor::close);
         System.gc();
-        System.out.println(pss(ProcessHandle.current().pid()) - before);
+        System.out.println("done");
         System.out.flush();
         while (System.in.read() >= 0) {
             // hold the memory until the parent has measured

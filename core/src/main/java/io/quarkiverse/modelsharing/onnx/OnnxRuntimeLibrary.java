@@ -3,20 +3,26 @@ package io.quarkiverse.modelsharing.onnx;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.System.Logger.Level;
+import java.net.JarURLConnection;
 import java.net.URL;
 import java.net.URLConnection;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.zip.CRC32;
+import java.util.zip.ZipEntry;
 
 import io.quarkiverse.modelsharing.shm.PrivateDirectory;
 
@@ -49,51 +55,70 @@ public final class OnnxRuntimeLibrary {
      * Points ONNX Runtime at the user's shared copy of its libraries, unpacking them first if no process has; call it
      * before ONNX Runtime's first use in the process (later calls change nothing). Only for a process that loads ONNX
      * Runtime through one class loader: the JVM refuses to load one library file into two class loaders, as Quarkus'
-     * test and dev-mode class loaders would. An application that set {@value #NATIVE_PATH_PROPERTY} itself keeps its
-     * setting. If the copy cannot be made, the reason is logged and ONNX Runtime unpacks its own copy as it always does.
+     * test and dev-mode class loaders would. Nothing changes if the application chose ONNX Runtime's libraries itself
+     * (any {@code onnxruntime.native.*} property) or if ONNX Runtime's library is already loaded. If the copy cannot
+     * be made, the reason is logged and ONNX Runtime unpacks its own copy as it always does.
      *
-     * @return the directory ONNX Runtime loads its libraries from, if it is the shared copy
+     * @return the directory ONNX Runtime will load its libraries from, if it is the shared copy
      */
     public static synchronized Optional<Path> useSharedCopy() {
         if (!prepared) {
             prepared = true;
-            if (System.getProperty(NATIVE_PATH_PROPERTY) == null) {
+            if (!userChoseLibraries(System.getProperties()) && !alreadyLoaded()) {
                 Path base = Path.of(System.getProperty("java.io.tmpdir"));
                 try {
-                    unpack(base, OnnxRuntimeLibrary.class.getClassLoader())
-                            .ifPresent(directory -> System.setProperty(NATIVE_PATH_PROPERTY, directory.toString()));
+                    shared = unpack(base, OnnxRuntimeLibrary.class.getClassLoader());
+                    shared.ifPresent(directory -> System.setProperty(NATIVE_PATH_PROPERTY, directory.toString()));
                 } catch (IOException | RuntimeException e) {
-                    LOG.log(Level.WARNING, "ONNX Runtime's native libraries cannot be shared through " + base + " ("
-                            + e.getMessage() + "); this process unpacks its own copy");
+                    LOG.log(Level.WARNING, "ONNX Runtime's native libraries cannot be shared through " + base
+                            + "; this process unpacks its own copy", e);
                 }
-                shared = Optional.ofNullable(System.getProperty(NATIVE_PATH_PROPERTY)).map(Path::of);
             }
         }
         return shared;
     }
 
+    /** Whether {@code properties} set any of ONNX Runtime's {@code onnxruntime.native.*} switches. */
+    static boolean userChoseLibraries(Properties properties) {
+        return properties.stringPropertyNames().stream().anyMatch(name -> name.startsWith("onnxruntime.native."));
+    }
+
+    /** Whether this process has ONNX Runtime's library mapped already, from wherever. */
+    private static boolean alreadyLoaded() {
+        String library = "/" + System.mapLibraryName("onnxruntime");
+        try (var lines = Files.lines(Path.of("/proc/self/maps"))) {
+            return lines.anyMatch(line -> line.endsWith(library) || line.endsWith(library + " (deleted)"));
+        } catch (IOException | RuntimeException e) {
+            return false; // no /proc: nothing to tell, and setting the property early is then harmless
+        }
+    }
+
     /**
      * Unpacks this platform's ONNX Runtime libraries found by {@code loader} into
-     * {@code <base>/quarkus-model-sharing-<uid>/onnxruntime-<build>/}, where {@code <build>} names their sizes and
-     * dates, so that another ONNX Runtime build gets a directory of its own. A library already there at its size is
-     * kept; one being written is never seen half-written (each is written aside, then renamed into place).
+     * {@code <base>/quarkus-model-sharing-<uid>/onnxruntime-<build>/}, where {@code <build>} is derived from the
+     * libraries' names, sizes and checksums, so that any copy of one ONNX Runtime jar finds the same directory and
+     * another build gets its own. Processes unpacking at once take turns (a file lock); each library is written aside,
+     * flushed, then renamed into place, so a process never loads a half-written one, and one already there at its size
+     * is kept.
      *
-     * @return the directory, or empty if {@code loader} has no ONNX Runtime library for this platform (ONNX Runtime
-     *         then looks for it on the library path, as it would anyway)
+     * @return the directory, or empty if {@code loader} has no ONNX Runtime library for this platform, or none whose
+     *         size it can tell (ONNX Runtime then finds its library itself, as it would anyway)
      * @throws IOException if the directory cannot be made private to this user or a library cannot be written
      */
     static Optional<Path> unpack(Path base, ClassLoader loader) throws IOException {
         String folder = "ai/onnxruntime/native/" + platform() + "/";
-        Map<String, URLConnection> libraries = new LinkedHashMap<>();
+        Map<String, Library> libraries = new LinkedHashMap<>();
         CRC32 build = new CRC32();
-        for (String library : LIBRARIES) {
-            String file = System.mapLibraryName(library);
+        for (String name : LIBRARIES) {
+            String file = System.mapLibraryName(name);
             URL resource = loader.getResource(folder + file);
             if (resource != null) {
-                URLConnection connection = resource.openConnection();
-                libraries.put(file, connection);
-                build.update((file + ':' + connection.getContentLengthLong() + ':' + connection.getLastModified() + ';')
-                        .getBytes(StandardCharsets.UTF_8));
+                Library library = Library.of(resource);
+                if (library.size() < 0) {
+                    return Optional.empty();
+                }
+                libraries.put(file, library);
+                build.update((file + ':' + library.size() + ':' + library.checksum() + ';').getBytes(StandardCharsets.UTF_8));
             }
         }
         if (!libraries.containsKey(System.mapLibraryName("onnxruntime"))) {
@@ -101,30 +126,61 @@ public final class OnnxRuntimeLibrary {
         }
         Path user = PrivateDirectory.prepare(PrivateDirectory.ofUser(base));
         Path directory = PrivateDirectory.prepare(user.resolve("onnxruntime-" + Long.toHexString(build.getValue())));
-        for (Map.Entry<String, URLConnection> library : libraries.entrySet()) {
-            Path target = directory.resolve(library.getKey());
-            long size = library.getValue().getContentLengthLong();
-            if (Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS) && Files.size(target) == size) {
-                continue;
-            }
-            Path aside = Files.createTempFile(directory, library.getKey(), ".part");
-            try {
-                try (InputStream in = library.getValue().getInputStream()) {
-                    Files.copy(in, aside, StandardCopyOption.REPLACE_EXISTING);
+        // a file lock orders processes; threads of one process, which would share it, take turns on the class first
+        synchronized (OnnxRuntimeLibrary.class) {
+            try (FileChannel lockFile = FileChannel.open(directory.resolve(".lock"), StandardOpenOption.CREATE,
+                    StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS); FileLock turn = lockFile.lock()) {
+                for (Map.Entry<String, Library> library : libraries.entrySet()) {
+                    Path target = directory.resolve(library.getKey());
+                    if (!Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS)
+                            || Files.size(target) != library.getValue().size()) {
+                        write(library.getValue(), directory, target);
+                    }
                 }
-                if (size >= 0 && Files.size(aside) != size) {
-                    throw new IOException(library.getKey() + " unpacked to " + Files.size(aside) + " bytes, not " + size);
-                }
-                try {
-                    Files.move(aside, target, StandardCopyOption.ATOMIC_MOVE);
-                } catch (AtomicMoveNotSupportedException e) {
-                    Files.move(aside, target, StandardCopyOption.REPLACE_EXISTING);
-                }
-            } finally {
-                Files.deleteIfExists(aside);
             }
         }
         return Optional.of(directory);
+    }
+
+    private static void write(Library library, Path directory, Path target) throws IOException {
+        Path aside = Files.createTempFile(directory, target.getFileName().toString(), ".part");
+        try {
+            try (InputStream in = library.resource().openStream()) {
+                Files.copy(in, aside, StandardCopyOption.REPLACE_EXISTING);
+            }
+            if (Files.size(aside) != library.size()) {
+                throw new IOException(target.getFileName() + " unpacked to " + Files.size(aside) + " bytes, not "
+                        + library.size());
+            }
+            try (FileChannel written = FileChannel.open(aside, StandardOpenOption.WRITE)) {
+                written.force(true); // on disk before its name says it is whole
+            }
+            try {
+                Files.move(aside, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (AtomicMoveNotSupportedException e) {
+                Files.move(aside, target, StandardCopyOption.REPLACE_EXISTING);
+            }
+        } finally {
+            Files.deleteIfExists(aside);
+        }
+    }
+
+    /** One library on the class path: where, its size, and a checksum known without reading it when it is in a jar. */
+    private record Library(URL resource, long size, long checksum) {
+
+        static Library of(URL resource) throws IOException {
+            URLConnection connection = resource.openConnection();
+            if (connection instanceof JarURLConnection jar) {
+                ZipEntry entry = jar.getJarEntry();
+                return new Library(resource, entry.getSize(), entry.getCrc());
+            }
+            // a directory on the class path: size and date of the file itself
+            long size = connection.getContentLengthLong();
+            long modified = connection.getLastModified();
+            try (InputStream opened = connection.getInputStream()) {
+                return new Library(resource, size, modified);
+            }
+        }
     }
 
     /** ONNX Runtime's name for this platform's folder of libraries, such as {@code linux-x64}. */
@@ -132,7 +188,7 @@ public final class OnnxRuntimeLibrary {
         String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
         String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
         String osName = os.contains("mac") || os.contains("darwin") ? "osx" : os.contains("win") ? "win" : "linux";
-        String archName = arch.equals("amd64") || arch.equals("x86_64") ? "x64" : arch;
+        String archName = arch.equals("amd64") || arch.equals("x86_64") ? "x64" : arch.startsWith("ppc64") ? "ppc64" : arch;
         return osName + "-" + archName;
     }
 }

@@ -2,6 +2,7 @@ package io.quarkiverse.modelsharing.onnx;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -18,9 +19,12 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.jar.JarEntry;
+import java.util.jar.JarOutputStream;
 import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
@@ -55,21 +59,45 @@ class OnnxRuntimeLibraryTest {
     }
 
     @Test
-    void anotherBuildGetsADirectoryOfItsOwnAndATruncatedLibraryIsWrittenAgain() throws Exception {
-        Path first = OnnxRuntimeLibrary.unpack(temp, fakeRuntime("a", 1000)).orElseThrow();
-        ClassLoader b = fakeRuntime("b", 2000);
-        Path second = OnnxRuntimeLibrary.unpack(temp, b).orElseThrow();
-        assertNotEquals(first, second);
-        Path library = second.resolve(System.mapLibraryName("onnxruntime"));
-        assertEquals(2000, Files.size(library));
+    void everyCopyOfOneJarFindsTheSameDirectoryAndAnotherBuildGetsItsOwn() throws Exception {
+        Path jar = fakeRuntimeJar("a", 1000);
+        Path copy = Files.copy(jar, temp.resolve("copy-of-a.jar"));
+        Files.setLastModifiedTime(copy, FileTime.fromMillis(1_000_000));
+        Path first = OnnxRuntimeLibrary.unpack(temp, loaderOf(jar)).orElseThrow();
+        assertEquals(first, OnnxRuntimeLibrary.unpack(temp, loaderOf(copy)).orElseThrow(),
+                "the same libraries in another file with another date");
+        assertNotEquals(first, OnnxRuntimeLibrary.unpack(temp, loaderOf(fakeRuntimeJar("b", 1000))).orElseThrow(),
+                "libraries of the same size with other contents");
+    }
+
+    @Test
+    void aTruncatedLibraryIsWrittenAgainAndNothingHalfWrittenIsLeft() throws Exception {
+        ClassLoader runtime = loaderOf(fakeRuntimeJar("b", 2000));
+        Path directory = OnnxRuntimeLibrary.unpack(temp, runtime).orElseThrow();
+        Path library = directory.resolve(System.mapLibraryName("onnxruntime"));
         Files.write(library, new byte[10]);
-        assertEquals(Optional.of(second), OnnxRuntimeLibrary.unpack(temp, b));
+        assertEquals(Optional.of(directory), OnnxRuntimeLibrary.unpack(temp, runtime));
         assertEquals(2000, Files.size(library));
         assertEquals('b', Files.readAllBytes(library)[0]);
-        try (Stream<Path> files = Files.list(second)) {
-            assertEquals(List.of(System.mapLibraryName("onnxruntime")), files.map(f -> f.getFileName().toString()).toList(),
-                    "nothing half-written is left");
-        }
+        assertEquals(List.of(), parts(directory));
+    }
+
+    @Test
+    void aLinkInPlaceOfTheUsersDirectoryIsRefused() throws Exception {
+        Path elsewhere = Files.createDirectory(temp.resolve("elsewhere"));
+        Path link = Files.createSymbolicLink(PrivateDirectory.ofUser(temp), elsewhere);
+        IOException refused = assertThrows(IOException.class,
+                () -> OnnxRuntimeLibrary.unpack(temp, loaderOf(fakeRuntimeJar("a", 100))));
+        assertEquals(link + " exists and is not a directory; remove it", refused.getMessage());
+    }
+
+    @Test
+    void anApplicationThatChoseOnnxRuntimesLibrariesKeepsItsChoice() {
+        Properties properties = new Properties();
+        properties.setProperty("java.io.tmpdir", "/tmp");
+        assertFalse(OnnxRuntimeLibrary.userChoseLibraries(properties));
+        properties.setProperty("onnxruntime.native.onnxruntime.path", "/opt/ort/libonnxruntime.so");
+        assertTrue(OnnxRuntimeLibrary.userChoseLibraries(properties));
     }
 
     @Test
@@ -85,14 +113,14 @@ class OnnxRuntimeLibraryTest {
         Path user = Files.createDirectory(PrivateDirectory.ofUser(temp));
         Files.setPosixFilePermissions(user, PosixFilePermissions.fromString("rwxrwxrwx"));
         IOException refused = assertThrows(IOException.class,
-                () -> OnnxRuntimeLibrary.unpack(temp, fakeRuntime("a", 100)));
+                () -> OnnxRuntimeLibrary.unpack(temp, loaderOf(fakeRuntimeJar("a", 100))));
         assertEquals(user + " is writable by other users (rwxrwxrwx), so its contents cannot be trusted; remove it",
                 refused.getMessage());
     }
 
     @Test
     void processesUnpackingAtOnceAllGetTheWholeLibrary() throws Exception {
-        ClassLoader runtime = fakeRuntime("c", 4 << 20);
+        ClassLoader runtime = loaderOf(fakeRuntimeJar("c", 4 << 20));
         ExecutorService threads = Executors.newFixedThreadPool(4);
         try {
             List<Future<Optional<Path>>> unpacked = new ArrayList<>();
@@ -104,21 +132,34 @@ class OnnxRuntimeLibraryTest {
                 assertEquals(directory, each.get().orElseThrow());
             }
             assertEquals(4 << 20, Files.size(directory.resolve(System.mapLibraryName("onnxruntime"))));
-            try (Stream<Path> files = Files.list(directory)) {
-                assertEquals(1, files.count(), "one library, no parts left over");
-            }
+            assertEquals(List.of(), parts(directory));
         } finally {
             threads.shutdownNow();
         }
     }
 
-    /** A class loader holding an ONNX Runtime library of {@code size} bytes of {@code fill} for this platform. */
-    private ClassLoader fakeRuntime(String fill, int size) throws IOException {
-        Path root = Files.createTempDirectory(temp, "runtime-" + fill);
-        Path folder = Files.createDirectories(root.resolve("ai/onnxruntime/native/" + OnnxRuntimeLibrary.platform()));
+    /** A jar holding an ONNX Runtime library of {@code size} bytes of {@code fill} for this platform. */
+    private Path fakeRuntimeJar(String fill, int size) throws IOException {
+        Path jar = Files.createTempFile(temp, "runtime-" + fill, ".jar");
         byte[] bytes = new byte[size];
         Arrays.fill(bytes, (byte) fill.charAt(0));
-        Files.write(folder.resolve(System.mapLibraryName("onnxruntime")), bytes);
-        return new URLClassLoader(new URL[] { root.toUri().toURL() }, null);
+        try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(jar))) {
+            out.putNextEntry(new JarEntry("ai/onnxruntime/native/" + OnnxRuntimeLibrary.platform() + "/"
+                    + System.mapLibraryName("onnxruntime")));
+            out.write(bytes);
+            out.closeEntry();
+        }
+        return jar;
+    }
+
+    private static ClassLoader loaderOf(Path jar) throws IOException {
+        return new URLClassLoader(new URL[] { jar.toUri().toURL() }, null);
+    }
+
+    /** Files being written that were left behind. */
+    private static List<String> parts(Path directory) throws IOException {
+        try (Stream<Path> files = Files.list(directory)) {
+            return files.map(file -> file.getFileName().toString()).filter(name -> name.endsWith(".part")).toList();
+        }
     }
 }
