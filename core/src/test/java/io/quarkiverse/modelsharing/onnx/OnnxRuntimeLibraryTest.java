@@ -11,8 +11,11 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.URL;
 import java.net.URLClassLoader;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
@@ -23,6 +26,7 @@ import java.util.Properties;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.jar.JarEntry;
 import java.util.jar.JarOutputStream;
 import java.util.stream.Stream;
@@ -136,6 +140,33 @@ class OnnxRuntimeLibraryTest {
         } finally {
             threads.shutdownNow();
         }
+    }
+
+    @Test
+    void aProcessUnpackingWaitsForAnotherThatIsUnpacking() throws Exception {
+        Path jar = fakeRuntimeJar("d", 1000);
+        Path directory = OnnxRuntimeLibrary.unpack(temp, loaderOf(jar)).orElseThrow();
+        Process other;
+        try (FileChannel lockFile = FileChannel.open(directory.resolve(".lock"), StandardOpenOption.WRITE);
+                FileLock held = lockFile.lock()) {
+            other = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
+                    "-cp", System.getProperty("java.class.path"), OnnxRuntimeLibraryTest.class.getName(), temp.toString(),
+                    jar.toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+            assertFalse(other.waitFor(2, TimeUnit.SECONDS), "the other process waits for its turn");
+        }
+        try {
+            assertTrue(other.waitFor(20, TimeUnit.SECONDS), "and takes it once this one is done");
+            assertEquals(0, other.exitValue());
+            assertEquals(directory.toString(), new String(other.getInputStream().readAllBytes()).trim());
+        } finally {
+            other.destroyForcibly();
+            other.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /** The other process of {@link #aProcessUnpackingWaitsForAnotherThatIsUnpacking}: unpacks a jar, says where. */
+    public static void main(String[] args) throws Exception {
+        System.out.println(OnnxRuntimeLibrary.unpack(Path.of(args[0]), loaderOf(Path.of(args[1]))).orElseThrow());
     }
 
     /** A jar holding an ONNX Runtime library of {@code size} bytes of {@code fill} for this platform. */
