@@ -106,7 +106,10 @@ final class ClientConnection {
             case Frame.Load load -> load(load);
             case Frame.Release release -> release(release.requestId());
             case Frame.Cancel cancel -> cancel(cancel.requestId());
-            case Frame.Status status -> reply(new Frame.StatusReply(status.requestId(), status()));
+            case Frame.Status status -> {
+                server.statusRequests.increment();
+                reply(new Frame.StatusReply(status.requestId(), status()));
+            }
             case Frame.Heartbeat heartbeat -> reply(heartbeat);
             default -> reply(new Frame.Error(frame.requestId(), Frame.ErrorCode.PROTOCOL,
                     "a worker does not take " + frame.getClass().getSimpleName() + " frames"));
@@ -124,6 +127,7 @@ final class ClientConnection {
         values.put("requests", Long.toString(server.batchCounts()[1]));
         values.put("runs-in-reading-thread", Long.toString(server.runsInReadingThreads()));
         values.put("reading-hand-offs", Long.toString(server.readingHandOffs.sum()));
+        values.put("status-requests", Long.toString(server.statusRequests.sum()));
         values.put("leases", Integer.toString(leases.size()));
         server.registry.stats().forEach((model, stats) -> values.put("loads:" + model, Long.toString(stats.loads())));
         return values;

@@ -58,6 +58,7 @@ public final class WorkerServer implements AutoCloseable {
     final String self = System.getProperty("user.name");
     /** Times a reading thread, about to run a request, handed its connection's reading to another. */
     final LongAdder readingHandOffs = new LongAdder();
+    final LongAdder statusRequests = new LongAdder();
     private volatile boolean closed;
     volatile boolean dynamicModels;
 

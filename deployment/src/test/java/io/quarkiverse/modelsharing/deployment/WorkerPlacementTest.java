@@ -140,6 +140,19 @@ class WorkerPlacementTest {
         assertEquals(0, deadFiles(shm, pid), "nothing of the killed worker is left in /dev/shm");
     }
 
+    @Test
+    void oneReadingOfTheWorkersStatusServesAWholeScrape() throws Exception {
+        remote.inputs(); // connected
+        Thread.sleep(1100); // past any reading an earlier test left
+        double before = workers.workerStatus("status-requests");
+        assertTrue(workers.workerStatus("queue") >= 0);
+        assertTrue(workers.workerStatus("runs") >= 0);
+        assertEquals(before, workers.workerStatus("status-requests"), "the same reading");
+        Thread.sleep(1100);
+        assertEquals(before + workers.pids().size(), workers.workerStatus("status-requests"),
+                "one status request to each worker since, not three");
+    }
+
     private static long deadFiles(Path shm, long pid) throws IOException {
         if (!Files.isDirectory(shm)) {
             return 0;

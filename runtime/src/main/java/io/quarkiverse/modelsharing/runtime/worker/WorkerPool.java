@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -52,6 +53,10 @@ public final class WorkerPool implements AutoCloseable {
     private final LongAdder requests = new LongAdder();
     private final LongAdder requestNanos = new LongAdder();
     private final String description;
+    /** How long one reading of the workers' status serves {@link #workerStatus}. */
+    static final long STATUS_MAX_AGE_NANOS = TimeUnit.SECONDS.toNanos(1);
+    private final Object statusLock = new Object();
+    private StatusReading statusReading; // guarded by statusLock
     private Path socketDirectory;
     private volatile boolean closed;
 
@@ -197,20 +202,45 @@ public final class WorkerPool implements AutoCloseable {
 
     /**
      * A value the workers report in their status (e.g. {@code queue}, {@code runs}, {@code requests}), summed over
-     * the workers that answer within a second; NaN if none does.
+     * the workers that answer within a second; NaN if none does. One reading of the workers' status serves every value
+     * asked for within {@link #STATUS_MAX_AGE_NANOS}: a metrics scrape asks for several, and a worker that does not
+     * answer then holds it up once, not once per value.
      */
     public double workerStatus(String name) {
-        double sum = 0;
-        boolean any = false;
-        for (WorkerConnection connection : connections) {
-            try {
-                sum += Double.parseDouble(connection.client().status(Duration.ofSeconds(1)).getOrDefault(name, "0"));
-                any = true;
-            } catch (RuntimeException e) {
-                // a worker that is down reports nothing
+        StatusReading reading;
+        synchronized (statusLock) {
+            reading = statusReading;
+            if (reading == null || System.nanoTime() - reading.takenNanos() > STATUS_MAX_AGE_NANOS) {
+                reading = readStatus();
+                statusReading = reading;
             }
         }
-        return any ? sum : Double.NaN;
+        return reading.sums() == null ? Double.NaN : reading.sums().getOrDefault(name, 0.0);
+    }
+
+    /** The numeric status values of the workers that answer, summed; null sums if none answers. */
+    private StatusReading readStatus() {
+        Map<String, Double> sums = null;
+        for (WorkerConnection connection : connections) {
+            Map<String, String> values;
+            try {
+                values = connection.client().status(Duration.ofSeconds(1));
+            } catch (RuntimeException e) {
+                continue; // a worker that is down reports nothing
+            }
+            sums = sums == null ? new HashMap<>() : sums;
+            for (Map.Entry<String, String> value : values.entrySet()) {
+                try {
+                    sums.merge(value.getKey(), Double.parseDouble(value.getValue()), Double::sum);
+                } catch (NumberFormatException notANumber) {
+                    // names and lists: not for summing
+                }
+            }
+        }
+        return new StatusReading(System.nanoTime(), sums);
+    }
+
+    private record StatusReading(long takenNanos, Map<String, Double> sums) {
     }
 
     /** Each worker and whether it is up, for readiness. */
