@@ -1,8 +1,10 @@
 package io.quarkiverse.modelsharing.worker;
 
+import java.io.File;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Collection;
 import java.util.EnumSet;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -50,6 +52,16 @@ public final class WorkerMain {
      */
     public static List<String> classpath() {
         return List.of(location(WorkerMain.class), location(OrtEnvironment.class));
+    }
+
+    /**
+     * The start of the command line that runs this daemon in another JVM like this one (same java, native access, same
+     * temporary directory) on {@code classpath}; the daemon's own arguments follow it.
+     */
+    public static List<String> command(Collection<String> classpath) {
+        return List.of(ProcessHandle.current().info().command().orElse("java"), "--enable-native-access=ALL-UNNAMED",
+                "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"), "-cp",
+                String.join(File.pathSeparator, classpath), WorkerMain.class.getName());
     }
 
     private static String location(Class<?> type) {

@@ -1,10 +1,11 @@
 package io.quarkiverse.modelsharing.devservices;
 
 import java.io.BufferedReader;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -41,12 +42,10 @@ record SharedWorkerDaemon(Path socket, long pid) {
     private static SharedWorkerDaemon start(Path socket, long lingerSeconds) {
         Process daemon = null;
         try {
-            daemon = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
-                    "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
-                    "-cp", String.join(File.pathSeparator, WorkerMain.classpath()), WorkerMain.class.getName(),
-                    "--socket", socket.toString(), "--name", "devservices", "--dynamic-models",
-                    "--exit-when-idle", lingerSeconds + "s")
-                    .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            List<String> command = new ArrayList<>(WorkerMain.command(WorkerMain.classpath()));
+            command.addAll(List.of("--socket", socket.toString(), "--name", "devservices", "--dynamic-models",
+                    "--exit-when-idle", lingerSeconds + "s"));
+            daemon = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start();
             BufferedReader out = new BufferedReader(new InputStreamReader(daemon.getInputStream()));
             String line = CompletableFuture.supplyAsync(() -> {
                 try {

@@ -379,10 +379,8 @@ public final class WorkerPool implements AutoCloseable {
 
     private static ProcessBuilder command(String device, int index, Path socket, Set<String> classpath,
             Map<String, String> models, List<String> options, Path shmRoot) {
-        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-                "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
-                "-cp", String.join(java.io.File.pathSeparator, classpath), WorkerMain.class.getName(),
-                "--socket", socket.toString(), "--name", device + "#" + index, "--device", device,
+        List<String> command = new ArrayList<>(WorkerMain.command(classpath));
+        command.addAll(List.of("--socket", socket.toString(), "--name", device + "#" + index, "--device", device,
                 "--shm-dir", shmRoot.toString()));
         models.forEach((name, location) -> command.addAll(List.of("--model", name + "=" + location)));
         command.addAll(options);
