@@ -123,8 +123,9 @@ final class ClientConnection {
         values.put("models", String.join(",", new TreeSet<>(server.registry.names())));
         values.put("pid", Long.toString(ProcessHandle.current().pid()));
         values.put("queue", Integer.toString(server.queueDepth()));
-        values.put("runs", Long.toString(server.batchCounts()[0]));
-        values.put("requests", Long.toString(server.batchCounts()[1]));
+        long[] batches = server.batchCounts();
+        values.put("runs", Long.toString(batches[0]));
+        values.put("requests", Long.toString(batches[1]));
         values.put("runs-in-reading-thread", Long.toString(server.runsInReadingThreads()));
         values.put("reading-hand-offs", Long.toString(server.readingHandOffs.sum()));
         values.put("status-requests", Long.toString(server.statusRequests.sum()));
