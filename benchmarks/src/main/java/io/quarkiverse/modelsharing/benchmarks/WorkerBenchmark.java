@@ -96,50 +96,50 @@ public class WorkerBenchmark {
 
     @Benchmark
     public float smallThroughWorker(Worker w) {
-        try (InferenceResult result = w.shared.infer("affine", Map.of("x", w.small), Duration.ofSeconds(30))) {
-            return result.get("y").getFloat(0);
-        }
+        return firstThrough(w.shared, "affine", w.small, "y");
     }
 
     @Benchmark
     public float smallInProcess(Worker w) {
-        try (InferenceResult result = w.affine.run(Map.of("x", w.small))) {
-            return result.get("y").getFloat(0);
-        }
+        return firstInProcess(w.affine, w.small, "y");
     }
 
     @Benchmark
     public float largeThroughWorker(Worker w) {
-        try (InferenceResult result = w.shared.infer("sum", Map.of("x", w.large), Duration.ofSeconds(30))) {
-            return result.get("s").getFloat(0);
-        }
+        return firstThrough(w.shared, "sum", w.large, "s");
     }
 
     @Benchmark
     public float largeInProcess(Worker w) {
-        try (InferenceResult result = w.sum.run(Map.of("x", w.large))) {
-            return result.get("s").getFloat(0);
-        }
+        return firstInProcess(w.sum, w.large, "s");
     }
 
     @Benchmark
     public float largeBytesThroughSocket(Worker w) {
-        try (InferenceResult result = w.bytes.infer("sum", Map.of("x", w.large), Duration.ofSeconds(30))) {
-            return result.get("s").getFloat(0);
-        }
+        return firstThrough(w.bytes, "sum", w.large, "s");
     }
 
     @Benchmark
     public float largeHeavierThroughWorker(Worker w) {
-        try (InferenceResult result = w.shared.infer("heavier", Map.of("x", w.large), Duration.ofSeconds(30))) {
-            return result.get("s").getFloat(0);
-        }
+        return firstThrough(w.shared, "heavier", w.large, "s");
     }
 
     @Benchmark
     public float largeHeavierInProcess(Worker w) {
-        try (InferenceResult result = w.heavier.run(Map.of("x", w.large))) {
-            return result.get("s").getFloat(0);
+        return firstInProcess(w.heavier, w.large, "s");
+    }
+
+    /** Runs {@code model} on {@code x} through a worker and reads the first value of {@code output}. */
+    private static float firstThrough(WorkerClient client, String model, Tensor x, String output) {
+        try (InferenceResult result = client.infer(model, Map.of("x", x), Duration.ofSeconds(30))) {
+            return result.get(output).getFloat(0);
+        }
+    }
+
+    /** Runs {@code model} on {@code x} in this process and reads the first value of {@code output}. */
+    private static float firstInProcess(OnnxModel model, Tensor x, String output) {
+        try (InferenceResult result = model.run(Map.of("x", x))) {
+            return result.get(output).getFloat(0);
         }
     }
 }
