@@ -5,7 +5,6 @@ one and returns a NumPy array that is a view of the pool file's memory mapping: 
 
     python3 qms_tensor.py <pool directory> <descriptor as hex>
 """
-import glob
 import mmap
 import os
 import struct
@@ -37,10 +36,12 @@ def open_tensor(directory: str, descriptor: dict, writable: bool = False) -> np.
     """A NumPy view of the tensor; the pool file is mapped once per process and kept."""
     key = (descriptor["pool_id"], writable)
     if key not in _maps:
-        files = glob.glob(os.path.join(directory, "pool-%s-*.shm" % descriptor["pool_id"]))
-        if not files:
-            raise FileNotFoundError("pool %s is not in %s" % (descriptor["pool_id"], directory))
-        with open(files[0], "r+b" if writable else "rb") as f:
+        path = os.path.join(directory, "pool-%s.shm" % descriptor["pool_id"])
+        if not os.path.exists(path):
+            raise FileNotFoundError("pool %s is not in %s: its owner has exited, or it uses memfd pools (set"
+                                    " quarkus.model-sharing.shared-memory.named-files=true)" % (descriptor["pool_id"],
+                                                                                              directory))
+        with open(path, "r+b" if writable else "rb") as f:
             _maps[key] = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_WRITE if writable else mmap.ACCESS_READ)
     pool = _maps[key]
     header = descriptor["offset"] - 64

@@ -80,6 +80,14 @@ public sealed interface Frame {
     record Cancel(long requestId) implements Frame {
     }
 
+    /**
+     * Either side, before the first frame that names one of its pools: the pool itself, a sealed memfd that travels
+     * beside the frame as a file descriptor ({@code SCM_RIGHTS}). {@code descriptor} is the sender's descriptor when
+     * sending and the received one when read (the reader owns it); it is not part of the payload.
+     */
+    record SharePool(long requestId, String poolId, long bytes, int descriptor) implements Frame {
+    }
+
     /** Why a request failed. */
     enum ErrorCode {
         PROTOCOL,

@@ -20,14 +20,14 @@ import io.quarkiverse.modelsharing.tensor.TensorException;
 import io.quarkiverse.modelsharing.tensor.TensorSpec;
 
 /**
- * The worker protocol's one binary frame format, version 1, little-endian:
+ * The worker protocol's one binary frame format, version 2, little-endian:
  *
  * <pre>
  * offset size  header
  *  0     4     magic "QMSP" (0x50534D51)
- *  4     1     protocol version (1)
+ *  4     1     protocol version (2)
  *  5     1     frame type: 1 hello, 2 welcome, 3 load, 4 loaded, 5 infer, 6 result, 7 error, 8 release,
- *              9 status, 10 status reply, 11 heartbeat, 12 cancel
+ *              9 status, 10 status reply, 11 heartbeat, 12 cancel, 13 share pool
  *  6     2     flags (0)
  *  8     8     request id
  * 16     4     payload length, at most the codec's bound
@@ -39,6 +39,7 @@ import io.quarkiverse.modelsharing.tensor.TensorSpec;
  *   result           u16 count, count x tensor
  *   error            u8 code, string message
  *   status reply     u16 count, count x (string name, string value)
+ *   share pool       16 bytes pool id, u64 pool bytes; the pool's file descriptor comes with the frame's first byte
  *   release, status, heartbeat, cancel: empty
  * string: u16 byte length (at most 4096), UTF-8
  * spec: string name, u8 dtype (ONNX code), u8 rank, rank x i64 dimension (-1: free)
@@ -52,7 +53,7 @@ import io.quarkiverse.modelsharing.tensor.TensorSpec;
 public final class FrameCodec {
 
     public static final int MAGIC = 0x50534D51;
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
     public static final int HEADER_BYTES = 20;
     public static final int MAX_STRING_BYTES = 4096;
     public static final int MAX_TENSORS = 256;
@@ -60,7 +61,7 @@ public final class FrameCodec {
     public static final int DEFAULT_MAX_PAYLOAD = 128 << 20;
 
     private static final int HELLO = 1, WELCOME = 2, LOAD = 3, LOADED = 4, INFER = 5, RESULT = 6, ERROR = 7, RELEASE = 8,
-            STATUS = 9, STATUS_REPLY = 10, HEARTBEAT = 11, CANCEL = 12;
+            STATUS = 9, STATUS_REPLY = 10, HEARTBEAT = 11, CANCEL = 12, SHARE_POOL = 13;
     private static final int SHARED = 1, INLINE = 0;
 
     private final int maxPayload;
@@ -118,6 +119,10 @@ public final class FrameCodec {
             }
             case Frame.Heartbeat h -> HEARTBEAT;
             case Frame.Cancel c -> CANCEL;
+            case Frame.SharePool p -> {
+                payload.room(24).buffer.put(java.util.HexFormat.of().parseHex(p.poolId())).putLong(p.bytes());
+                yield SHARE_POOL;
+            }
         };
         ByteBuffer body = payload.buffer.flip();
         if (body.remaining() > maxPayload) {
@@ -184,6 +189,7 @@ public final class FrameCodec {
                 case STATUS_REPLY -> new Frame.StatusReply(requestId, payload.values());
                 case HEARTBEAT -> new Frame.Heartbeat(requestId);
                 case CANCEL -> new Frame.Cancel(requestId);
+                case SHARE_POOL -> payload.sharePool(requestId);
                 default -> throw new ProtocolException("unknown frame type " + type);
             };
             if (payload.in.hasRemaining()) {
@@ -311,6 +317,16 @@ public final class FrameCodec {
             } catch (CharacterCodingException e) {
                 throw new ProtocolException("a string is not valid UTF-8");
             }
+        }
+
+        Frame.SharePool sharePool(long requestId) {
+            byte[] id = new byte[16];
+            in.get(id);
+            long bytes = in.getLong();
+            if (bytes <= 0) {
+                throw new ProtocolException("a shared pool of " + bytes + " bytes");
+            }
+            return new Frame.SharePool(requestId, java.util.HexFormat.of().formatHex(id), bytes, -1);
         }
 
         Frame.ErrorCode errorCode() {

@@ -6,21 +6,31 @@ import io.quarkiverse.modelsharing.tensor.StorageKind;
 import io.quarkiverse.modelsharing.tensor.TensorStorage;
 
 /**
- * A read-only view of a block opened from its descriptor, in this process's pool or another's. It holds one of the
- * block's references, so the owner cannot reuse the block while the view is open; the mapping stays cached.
+ * A read-only view of a block opened from its descriptor. What keeps the block from reuse depends on who the reader
+ * is to the owner, and the view holds exactly that: a reference counted in the block header (a reader of a named pool
+ * without a socket, or this process reading its own pool), or nothing (a connection's lease keeps the block, and
+ * {@code onFree} tells it when the last reference here is gone). A view of another process's pool also holds the
+ * pool's mapping, which goes with the last view.
  */
 final class MappedViewStorage extends TensorStorage {
 
     private final MemorySegment data;
     private final MemorySegment pool;
     private final long headerOffset;
-    private final long counted;
+    private final boolean counted;
+    private final ForeignPool mapping;
+    private final TensorDescriptor block;
+    private final Runnable onFree;
 
-    MappedViewStorage(MemorySegment data, MemorySegment pool, long headerOffset, long counted) {
+    MappedViewStorage(MemorySegment data, MemorySegment pool, long headerOffset, boolean counted, ForeignPool mapping,
+            TensorDescriptor block, Runnable onFree) {
         this.data = data;
         this.pool = pool;
         this.headerOffset = headerOffset;
         this.counted = counted;
+        this.mapping = mapping;
+        this.block = block;
+        this.onFree = onFree;
     }
 
     @Override
@@ -33,10 +43,30 @@ final class MappedViewStorage extends TensorStorage {
         return StorageKind.SHARED;
     }
 
+    /** The descriptor of the part of this view that {@code view} covers: a view re-sent names the same block. */
+    TensorDescriptor describe(MemorySegment view, io.quarkiverse.modelsharing.tensor.DType dtype, long[] shape) {
+        long within = block.byteOffset() + (view.address() - data.address());
+        return new TensorDescriptor(block.poolId(), block.generation(), block.offset(), within, view.byteSize(), dtype,
+                shape, true);
+    }
+
+    ForeignPool mapping() {
+        return mapping;
+    }
+
     @Override
     protected void free() {
-        if (counted > 0) {
-            BlockLayout.release(pool, headerOffset);
+        try {
+            if (counted) {
+                BlockLayout.release(pool, headerOffset);
+            }
+            if (onFree != null) {
+                onFree.run();
+            }
+        } finally {
+            if (mapping != null) {
+                mapping.release();
+            }
         }
     }
 }

@@ -19,9 +19,18 @@ public final class PrivateDirectory {
     private PrivateDirectory() {
     }
 
+    /** This process's user id. */
+    public static int uid() {
+        try {
+            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        } catch (IOException e) {
+            throw new SharedMemoryException("cannot read this process's user id from /proc/self", e);
+        }
+    }
+
     /** This user's directory of the project under {@code base}: {@code <base>/quarkus-model-sharing-<uid>}. */
     public static Path ofUser(Path base) {
-        return base.resolve("quarkus-model-sharing-" + ProcessIdentity.uid());
+        return base.resolve("quarkus-model-sharing-" + uid());
     }
 
     /**
@@ -39,9 +48,9 @@ public final class PrivateDirectory {
             throw new IOException(directory + " exists and is not a directory; remove it");
         }
         int owner = (Integer) Files.getAttribute(directory, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-        if (owner != ProcessIdentity.uid()) {
+        if (owner != uid()) {
             throw new IOException(directory + " belongs to user " + owner + ", not to this process's user "
-                    + ProcessIdentity.uid() + "; refusing to use it");
+                    + uid() + "; refusing to use it");
         }
         Set<PosixFilePermission> permissions = Files.getPosixFilePermissions(directory, LinkOption.NOFOLLOW_LINKS);
         if (permissions.contains(PosixFilePermission.GROUP_WRITE) || permissions.contains(PosixFilePermission.OTHERS_WRITE)) {

@@ -38,8 +38,19 @@ public final class SharedMemory {
         return TensorAllocator.offHeap();
     }
 
-    /** Why shared memory cannot be used with these settings, if it cannot: missing, read-only, or too small. */
+    /**
+     * Why shared memory cannot be used with these settings, if it cannot: the kernel refuses memfds, or (for named pool
+     * files) their tmpfs is missing, read-only, or too small.
+     */
     public static Optional<String> unusable(SharedMemorySettings settings) {
+        if (!settings.namedFiles()) {
+            try {
+                Libc.close(Libc.memfdCreate("qms-probe"));
+                return Optional.empty();
+            } catch (SharedMemoryException e) {
+                return Optional.of(e.getMessage());
+            }
+        }
         Path root = settings.root();
         if (!Files.isDirectory(root)) {
             return Optional.of(root + " does not exist");

@@ -1,14 +1,13 @@
 package io.quarkiverse.modelsharing.shm;
 
-import java.io.IOException;
+import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
@@ -22,8 +21,11 @@ import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 
 /**
- * This process's shared-memory pools: tensors allocated here live in pre-faulted pool files under
- * {@code /dev/shm/quarkus-model-sharing-<uid>/} that other processes map from a {@link TensorDescriptor}.
+ * This process's shared-memory pools: tensors allocated here live in pre-faulted pool files that other processes
+ * map, and a {@link TensorDescriptor} names one in a few dozen bytes. The files are sealed memfds by default, handed to
+ * a worker (and back) over its Unix socket and freed by the kernel with their last holder; with
+ * {@link SharedMemorySettings#namedFiles()} they are named files under {@code /dev/shm/quarkus-model-sharing-<uid>/}
+ * that any process of the user opens from a descriptor alone.
  *
  * <pre>{@code
  * try (SharedMemoryPool pool = SharedMemoryPool.open(SharedMemorySettings.defaults());
@@ -32,45 +34,63 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
  * }
  * }</pre>
  *
- * The pool grows by adding files up to the quota; freed blocks are reused. A janitor thread removes the pools of
- * dead processes. Closing the pool unmaps and deletes this process's files.
+ * The pool grows by adding files up to the quota; freed blocks are reused. With named files, a janitor thread removes
+ * the files of dead processes. Closing the pool unmaps this process's files (and deletes the named ones).
  */
 public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
 
+    private static final System.Logger LOG = System.getLogger(SharedMemoryPool.class.getName());
+
     private final SharedMemorySettings settings;
     private final Path directory;
-    private final ProcessIdentity self = ProcessIdentity.current();
     private final List<PoolFile> files = new CopyOnWriteArrayList<>();
-    private final Map<String, PoolFile> foreign = new ConcurrentHashMap<>();
+    /** Named pools of other processes that views here have open; each goes with its last view. Guarded by itself. */
+    private final Map<String, ForeignPool> foreign = new HashMap<>();
     private final AtomicLong generations = new AtomicLong();
     private final AtomicLong usedBytes = new AtomicLong();
     /** Blocks their owner freed while views still held them; reclaimed when the views close. */
     private final Queue<PoolBlockStorage> held = new ConcurrentLinkedQueue<>();
     private final ScheduledExecutorService janitor;
+    private final Janitor sweeper;
     private long mappedBytes; // guarded by this
     private volatile boolean closed;
 
     private SharedMemoryPool(SharedMemorySettings settings, Path directory) {
         this.settings = settings;
         this.directory = directory;
-        Janitor.sweep(directory);
-        this.janitor = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon()
-                .name("shared-memory-janitor").factory());
-        long period = settings.janitorPeriod().toMillis();
-        janitor.scheduleWithFixedDelay(() -> {
-            Janitor.sweep(directory);
-            reclaimReleased();
-        }, period, period, TimeUnit.MILLISECONDS);
+        if (settings.namedFiles()) {
+            // Named files need sweeping; memfd pools take back released blocks when they next allocate, and need no
+            // thread of their own (a worker has one pool per connection).
+            this.sweeper = new Janitor(directory);
+            sweeper.sweep();
+            this.janitor = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon()
+                    .name("shared-memory-janitor").factory());
+            long period = settings.janitorPeriod().toMillis();
+            janitor.scheduleWithFixedDelay(this::housekeeping, period, period, TimeUnit.MILLISECONDS);
+        } else {
+            this.sweeper = null;
+            this.janitor = null;
+        }
     }
 
     /**
-     * Opens this process's pools in the settings' directory, creating it (0700) if needed.
+     * Opens this process's pools. With named files it prepares the settings' directory (0700) first.
      *
-     * @throws SharedMemoryException if the directory cannot be used safely: not a directory, someone else's, or
-     *         readable by others
+     * @throws SharedMemoryException if named files are asked for and the directory cannot be used safely: not a
+     *         directory, someone else's, or readable by others
      */
     public static SharedMemoryPool open(SharedMemorySettings settings) {
-        return new SharedMemoryPool(settings, settings.prepareDirectory());
+        return new SharedMemoryPool(settings, settings.namedFiles() ? settings.prepareDirectory() : settings.directory());
+    }
+
+    /** Each period: sweep dead processes' named files, take back blocks whose views closed. Never stops on a failure. */
+    private void housekeeping() {
+        try {
+            sweeper.sweep();
+            reclaimReleased();
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "Shared-memory housekeeping failed: " + e);
+        }
     }
 
     public SharedMemorySettings settings() {
@@ -100,7 +120,7 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
 
     /** The descriptor of a tensor allocated here (or a slice or view of one), for another thread or process. */
     public TensorDescriptor describe(Tensor tensor) {
-        if (!(tensor.storage() instanceof PoolBlockStorage block) || !files.contains(block.file)) {
+        if (!owns(tensor) || !(tensor.storage() instanceof PoolBlockStorage block)) {
             throw new SharedMemoryException(tensor + " is not in this process's shared-memory pool; copy it with"
                     + " pool.copyOf(tensor) to share it");
         }
@@ -110,51 +130,131 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
     }
 
     /**
-     * A read-only tensor over the block a descriptor names, in this process's pools or another's (mapped once and
-     * cached). Checked before a byte is read: the pool exists, the range lies inside it, and the block still holds
-     * the generation the descriptor names.
+     * A read-only tensor over the block a descriptor names, in this process's pools or in another process's named pool
+     * file (mapped while views of it are open). Checked before a byte is read: the pool exists, the range lies inside
+     * it, and the block still holds the generation the descriptor names. The view counts itself in the block, so the
+     * owner does not reuse the block while it is open.
      */
     public Tensor open(TensorDescriptor descriptor) {
-        return open(descriptor, true);
+        for (PoolFile file : files) {
+            if (file.id.equals(descriptor.poolId())) {
+                return view(file.segment, file.toString(), descriptor, true, null, null);
+            }
+        }
+        ForeignPool mapping = namedForeign(descriptor.poolId());
+        try {
+            return view(mapping.segment, mapping.toString(), descriptor, true, mapping, null);
+        } catch (RuntimeException e) {
+            mapping.release();
+            throw e;
+        }
+    }
+
+    /** Whether {@code tensor} was allocated in this pool (or is a slice or view of such a tensor): it can be described. */
+    public boolean owns(Tensor tensor) {
+        return tensor.storage() instanceof PoolBlockStorage block && files.contains(block.file);
+    }
+
+    /** Whether {@code poolId} names one of this process's pool files. */
+    public boolean hasPool(String poolId) {
+        return files.stream().anyMatch(file -> file.id.equals(poolId));
+    }
+
+    /** The pool file's size, for a peer that is sent the pool. */
+    public long poolBytes(String poolId) {
+        return file(poolId).size();
     }
 
     /**
-     * A read-only view that does not count itself in the block: for a block whose lifetime something else holds,
-     * such as a worker's output leased to a connection. The view must not be used once that lease has ended.
+     * A new descriptor (file descriptor) of one of this process's memfd pools for a peer, read-only where the kernel
+     * allows; the caller closes it once it has sent it.
+     *
+     * @throws SharedMemoryException if the pool is not this process's, or is a named file (which could be shrunk
+     *         under a reader, so it is never handed to one)
      */
-    public Tensor openLeased(TensorDescriptor descriptor) {
-        return open(descriptor, false);
+    public int descriptorForPeer(String poolId) {
+        PoolFile file = file(poolId);
+        if (file.isNamed()) {
+            throw new SharedMemoryException("Pool " + poolId + " is a named file; only sealed memfd pools are sent to"
+                    + " peers");
+        }
+        return file.descriptorForPeer();
     }
 
-    private Tensor open(TensorDescriptor descriptor, boolean counted) {
-        PoolFile file = files.stream().filter(f -> f.id.equals(descriptor.poolId())).findFirst()
-                .orElseGet(() -> foreign.computeIfAbsent(descriptor.poolId(), this::mapForeign));
-        MemorySegment memory = file.segment;
+    private PoolFile file(String poolId) {
+        for (PoolFile file : files) {
+            if (file.id.equals(poolId)) {
+                return file;
+            }
+        }
+        throw new SharedMemoryException("Pool " + poolId + " is not one of this process's pools");
+    }
+
+    /** A mapping of another process's named pool file with a reference taken for the caller. */
+    private ForeignPool namedForeign(String poolId) {
+        synchronized (foreign) {
+            ForeignPool cached = foreign.get(poolId);
+            if (cached != null && cached.tryRetain()) {
+                return cached;
+            }
+            Path path = directory.resolve("pool-" + poolId + ".shm");
+            if (!Files.exists(path)) {
+                throw new SharedMemoryException("Shared-memory pool " + poolId + " is not shared with this process: its"
+                        + " owner has exited, it is a memfd pool (those reach another process only over a worker"
+                        + " connection; readers without one need named pool files), or the tensor lives on another host"
+                        + " (descriptors travel only between processes that share " + settings.root() + ")");
+            }
+            ForeignPool[] mapped = new ForeignPool[1];
+            mapped[0] = ForeignPool.ofNamedFile(poolId, path, () -> {
+                synchronized (foreign) {
+                    foreign.remove(poolId, mapped[0]);
+                }
+            });
+            foreign.put(poolId, mapped[0]);
+            return mapped[0];
+        }
+    }
+
+    /** Named pools of other processes mapped here now. */
+    public int foreignPoolsMapped() {
+        synchronized (foreign) {
+            return foreign.size();
+        }
+    }
+
+    /**
+     * A read-only view of the block {@code descriptor} names in {@code memory}, after checking it lies inside and is
+     * current. Counted views take a reference in the block header (one compare-and-set that succeeds only while the
+     * generation matches); uncounted ones only check the generation, and rely on a lease.
+     */
+    static Tensor view(MemorySegment memory, String where, TensorDescriptor descriptor, boolean counted,
+            ForeignPool mapping, Runnable onFree) {
         long offset = descriptor.offset();
         long header = offset - BlockLayout.HEADER_BYTES;
         if (offset % BlockLayout.ALIGNMENT != 0 || header < 0 || offset > memory.byteSize()
                 || descriptor.byteOffset() > memory.byteSize() - offset
                 || descriptor.length() > memory.byteSize() - offset - descriptor.byteOffset()) {
-            throw new SharedMemoryException(descriptor + " lies outside pool " + file.path + " (" + memory.byteSize()
+            throw new SharedMemoryException(descriptor + " lies outside " + where + " (" + memory.byteSize()
                     + " bytes)");
         }
         if (BlockLayout.magic(memory, header) != BlockLayout.MAGIC) {
-            throw new SharedMemoryException(descriptor + " does not point at a tensor block in pool " + file.path);
+            throw new SharedMemoryException(descriptor + " does not point at a tensor block in " + where);
         }
-        if (descriptor.byteOffset() + descriptor.length() > BlockLayout.length(memory, header)) {
-            throw new SharedMemoryException(descriptor + " runs past the end of its " + BlockLayout.length(memory, header)
-                    + "-byte block");
+        long blockLength = BlockLayout.length(memory, header);
+        if (blockLength < 0 || descriptor.byteOffset() + descriptor.length() > blockLength) {
+            throw new SharedMemoryException(descriptor + " runs past the end of its " + blockLength + "-byte block");
         }
-        // A counted view takes its reference only while the block holds the descriptor's generation: see BlockLayout.
         boolean current = counted ? BlockLayout.tryRetain(memory, header, descriptor.generation())
                 : BlockLayout.generation(memory, header) == descriptor.generation();
         if (!current) {
             throw new SharedMemoryException(descriptor + " names a block that was freed or reused: its owner released"
                     + " the tensor before this process opened it");
         }
-        long count = counted ? 1 : 0;
         MemorySegment data = memory.asSlice(offset + descriptor.byteOffset(), descriptor.length()).asReadOnly();
-        return Tensor.of(new MappedViewStorage(data, memory, header, count), descriptor.dtype(), descriptor.shape());
+        TensorDescriptor block = new TensorDescriptor(descriptor.poolId(), descriptor.generation(), offset,
+                descriptor.byteOffset(), descriptor.length(), descriptor.dtype(), descriptor.shape(), true);
+        return Tensor.of(new MappedViewStorage(data, memory, header, counted, mapping, block, onFree),
+                descriptor.dtype(), descriptor.shape());
     }
 
     /** Bytes of tensors currently allocated by this process. */
@@ -167,24 +267,20 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
         return mappedBytes;
     }
 
-    /** Unmaps and deletes this process's pool files and unmaps the others'. Tensors still open must not be used. */
+    /** Unmaps this process's pool files and deletes the named ones. Its tensors still open must not be used. */
     @Override
     public void close() {
         if (closed) {
             return;
         }
         closed = true;
-        janitor.shutdownNow();
+        if (janitor != null) {
+            janitor.shutdownNow();
+        }
         files.forEach(PoolFile::close);
         files.clear();
-        foreign.values().forEach(PoolFile::close);
-        foreign.clear();
-        try {
-            // the per-user directory goes with the last process that used it
-            Files.deleteIfExists(directory);
-        } catch (IOException e) {
-            // not empty: another process still shares memory through it
-        }
+        // Views of other processes' named pools still open keep their mappings until they close. The per-user
+        // directory stays: other processes may be using it, and it is empty and private.
     }
 
     private PoolBlockStorage reserve(long length, Runnable onFree) {
@@ -255,32 +351,16 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
                     + size + "-byte pool file. Close tensors you no longer need, or raise the quota");
         }
         PoolFile file;
-        try {
-            file = PoolFile.create(directory, size, self);
-        } catch (SharedMemoryException e) {
-            if (Files.isDirectory(directory)) {
-                throw e;
-            }
-            // another process removed the directory when it closed its last pool: make it again
+        if (!settings.namedFiles()) {
+            file = PoolFile.createMemfd(size);
+        } else {
+            // another process may have removed the directory by hand: make it again
             settings.prepareDirectory();
-            file = PoolFile.create(directory, size, self);
+            file = PoolFile.createNamed(directory, size);
         }
         files.add(file);
         mappedBytes += size;
         return file;
-    }
-
-    private PoolFile mapForeign(String poolId) {
-        try (DirectoryStream<Path> matches = Files.newDirectoryStream(directory, "pool-" + poolId + "-*.shm")) {
-            for (Path match : matches) {
-                return PoolFile.open(match);
-            }
-        } catch (IOException e) {
-            throw new SharedMemoryException("Cannot look for pool " + poolId + " in " + directory + ": " + e.getMessage(), e);
-        }
-        throw new SharedMemoryException("Shared-memory pool " + poolId + " is not in " + directory
-                + ": its owner has exited, or the tensor lives on another host (descriptors travel only between"
-                + " processes that share " + settings.root() + ")");
     }
 
     private static long elements(long[] shape) {

@@ -7,12 +7,16 @@ import java.time.Duration;
 /**
  * How a process uses shared memory.
  *
- * @param root the tmpfs to put pools in, normally {@code /dev/shm}; pools go into a per-user directory under it
+ * @param root the tmpfs for named pool files, normally {@code /dev/shm}; they go into a per-user directory under it
  * @param poolFileBytes the size of each pool file; a tensor larger than this gets a file of its own
  * @param maxBytes the process's quota: all its pool files together
- * @param janitorPeriod how often to remove the pools of processes that died
+ * @param janitorPeriod how often to remove the named pool files of processes that died
+ * @param namedFiles whether pools are named files under {@code root} that any process of the user can open from a
+ *        descriptor (for readers without a socket: NumPy, a clustered event bus on one host), instead of memfds that
+ *        reach other processes only over a worker connection and that the kernel frees with their last holder
  */
-public record SharedMemorySettings(Path root, long poolFileBytes, long maxBytes, Duration janitorPeriod) {
+public record SharedMemorySettings(Path root, long poolFileBytes, long maxBytes, Duration janitorPeriod,
+        boolean namedFiles) {
 
     public static final Path DEFAULT_ROOT = Path.of("/dev/shm");
     public static final long DEFAULT_POOL_FILE_BYTES = 64L << 20;
@@ -30,12 +34,25 @@ public record SharedMemorySettings(Path root, long poolFileBytes, long maxBytes,
         }
     }
 
+    /** Memfd pools (no named files). */
+    public SharedMemorySettings(Path root, long poolFileBytes, long maxBytes, Duration janitorPeriod) {
+        this(root, poolFileBytes, maxBytes, janitorPeriod, false);
+    }
+
     public static SharedMemorySettings defaults() {
         return new SharedMemorySettings(DEFAULT_ROOT, DEFAULT_POOL_FILE_BYTES, DEFAULT_MAX_BYTES, DEFAULT_JANITOR_PERIOD);
     }
 
     public SharedMemorySettings withRoot(Path newRoot) {
-        return new SharedMemorySettings(newRoot, poolFileBytes, maxBytes, janitorPeriod);
+        return new SharedMemorySettings(newRoot, poolFileBytes, maxBytes, janitorPeriod, namedFiles);
+    }
+
+    public SharedMemorySettings withNamedFiles(boolean named) {
+        return new SharedMemorySettings(root, poolFileBytes, maxBytes, janitorPeriod, named);
+    }
+
+    public SharedMemorySettings withPoolFileBytes(long bytes) {
+        return new SharedMemorySettings(root, bytes, Math.max(maxBytes, bytes), janitorPeriod, namedFiles);
     }
 
     /** The per-user directory that holds the pools (and the workers' sockets). */

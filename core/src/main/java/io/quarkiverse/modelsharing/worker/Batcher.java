@@ -25,13 +25,18 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 
 /**
  * Dynamic batching for one model: requests whose inputs agree in everything but the first dimension are stacked
- * along it, run once, and the outputs sliced back per request (slices are views: no copy out). The first request
+ * along it, run once in the batcher's own memory, and the outputs sliced back per request (each answer copies its
+ * slices into its connection's memory). The first request
  * of a batch waits at most {@code maxDelay} for others; a batch holds at most {@code maxBatch} rows.
  */
 final class Batcher {
 
-    /** One request waiting to run: its inputs (already opened) and where its answer goes. */
-    record Pending(long requestId, Map<String, Tensor> inputs, long deadline, Consumer<Outcome> answer) {
+    /**
+     * One request waiting to run: its inputs (already opened), where a run of it alone writes its outputs (its
+     * connection's memory, so that no other client's pool holds them), and where its answer goes.
+     */
+    record Pending(long requestId, Map<String, Tensor> inputs, TensorAllocator outputs, long deadline,
+            Consumer<Outcome> answer) {
 
         long rows() {
             if (inputs.isEmpty()) {
@@ -216,7 +221,7 @@ final class Batcher {
         try (ModelHandle<InferenceModel> handle = registry.acquire(model, InferenceModel.class)) {
             if (live.size() == 1) {
                 long start = System.nanoTime();
-                InferenceResult result = handle.get().run(live.get(0).inputs(), allocator);
+                InferenceResult result = handle.get().run(live.get(0).inputs(), live.get(0).outputs());
                 observe(System.nanoTime() - start);
                 live.get(0).answer().accept(new Outcome(new LinkedHashMap<>(result.asMap()), null));
                 return;

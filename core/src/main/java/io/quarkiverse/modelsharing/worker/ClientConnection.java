@@ -3,6 +3,7 @@ package io.quarkiverse.modelsharing.worker;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,35 +21,56 @@ import io.quarkiverse.modelsharing.protocol.Frame;
 import io.quarkiverse.modelsharing.protocol.FrameChannel;
 import io.quarkiverse.modelsharing.protocol.FrameCodec;
 import io.quarkiverse.modelsharing.protocol.ProtocolException;
+import io.quarkiverse.modelsharing.protocol.UnixSocket;
+import io.quarkiverse.modelsharing.protocol.WireTensor;
 import io.quarkiverse.modelsharing.registry.ModelHandle;
 import io.quarkiverse.modelsharing.registry.ModelNotFoundException;
+import io.quarkiverse.modelsharing.shm.PeerPools;
+import io.quarkiverse.modelsharing.shm.SharedMemoryException;
+import io.quarkiverse.modelsharing.shm.SharedMemoryPool;
+import io.quarkiverse.modelsharing.shm.TensorDescriptor;
 import io.quarkiverse.modelsharing.tensor.StorageKind;
 import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 import io.quarkiverse.modelsharing.tensor.TensorException;
-import jdk.net.ExtendedSocketOptions;
-import jdk.net.UnixDomainPrincipal;
 
 /**
- * One client connection of a {@link WorkerServer}: its requests in flight and the outputs leased to it. Read by one
- * thread at a time; a reading thread that runs a request itself hands the reading to another first.
+ * One client connection of a {@link WorkerServer}: its requests in flight, the pools the client sent, the pool its
+ * outputs are written into and the outputs leased to it. Read by one thread at a time; a reading thread that runs a
+ * request itself hands the reading to another first.
+ * <p>
+ * Everything the client can reach is the connection's own: its inputs resolve only in the pools it sent (or in this
+ * connection's output pool, when it sends an output back), and its outputs live in a pool that no other client
+ * receives. When the connection ends, its leases end, the client's pools are unmapped once the runs reading them are
+ * done, and the output pool is closed (the client may keep reading the outputs it still holds: no one reuses them).
  */
 final class ClientConnection {
 
     private static final System.Logger LOG = System.getLogger(ClientConnection.class.getName());
+    /** A connection's output pool grows by files of at most this size (a larger output gets a file of its own). */
+    static final long OUTPUT_POOL_FILE_BYTES = 4L << 20;
+    /** Pools a client may send on one connection. */
+    static final int MAX_CLIENT_POOLS = 1024;
 
     private final WorkerServer server;
     private final FrameChannel channel;
     private final Map<Long, List<Tensor>> leases = new ConcurrentHashMap<>();
     /** Requests accepted and not yet answered; a cancelled one is removed, and its outputs dropped when they come. */
     private final Set<Long> inFlight = ConcurrentHashMap.newKeySet();
+    private final PeerPools clientPools;
+    /** This connection's output pool's files that the client has been sent; guarded by itself, with the writes. */
+    private final Set<String> sentPools = new HashSet<>();
+    private volatile SharedMemoryPool outputs;
     /** Whether the client maps shared memory; if not, its outputs travel inline. */
     private volatile boolean clientShares = true;
     private volatile boolean open = true;
+    /** Requests between decoding and answer; the pools they read close when the last one is done. Guarded by this. */
+    private int active;
 
     ClientConnection(WorkerServer server, FrameChannel channel) {
         this.server = server;
         this.channel = channel;
+        this.clientPools = new PeerPools("a client of worker '" + server.settings.name() + "'", MAX_CLIENT_POOLS);
     }
 
     /**
@@ -77,10 +99,10 @@ final class ClientConnection {
 
     /** Checks the peer's user and the hello; refuses with a reason the client can show. */
     private boolean admit() throws IOException {
-        UnixDomainPrincipal peer = channel.socket().getOption(ExtendedSocketOptions.SO_PEERCRED);
-        String user = peer.user().getName();
+        UnixSocket.Credentials peer = channel.socket().peer();
+        String user = Users.name(peer.uid());
         Set<String> allowed = server.settings.allowedUsers().isEmpty() ? Set.of(server.self) : server.settings.allowedUsers();
-        if (!allowed.contains(user)) {
+        if (!Users.contains(allowed, peer.uid())) {
             reply(new Frame.Error(0, Frame.ErrorCode.FORBIDDEN, "User '" + user + "' may not use worker '"
                     + server.settings.name() + "'; allowed users: " + new TreeSet<>(allowed)));
             return false;
@@ -111,6 +133,15 @@ final class ClientConnection {
                 reply(new Frame.StatusReply(status.requestId(), status()));
             }
             case Frame.Heartbeat heartbeat -> reply(heartbeat);
+            case Frame.SharePool share -> {
+                try {
+                    clientPools.accept(share.poolId(), share.descriptor(), share.bytes());
+                } catch (SharedMemoryException e) {
+                    // the client's memory could hurt the worker (or it is misbehaving): say why and hang up
+                    reply(new Frame.Error(0, Frame.ErrorCode.PROTOCOL, e.getMessage()));
+                    close();
+                }
+            }
             default -> reply(new Frame.Error(frame.requestId(), Frame.ErrorCode.PROTOCOL,
                     "a worker does not take " + frame.getClass().getSimpleName() + " frames"));
         }
@@ -179,11 +210,16 @@ final class ClientConnection {
                     + "' is overloaded: " + server.settings.maxQueue() + " requests are already waiting; retry later"));
             return false;
         }
+        if (!beginRequest()) {
+            server.waiting.decrementAndGet();
+            return false;
+        }
         Map<String, Tensor> inputs;
         try {
-            inputs = WireTensors.fromWire(infer.inputs(), server.allocator, false);
+            inputs = WireTensors.fromWire(infer.inputs(), this::openInput);
         } catch (RuntimeException e) {
             server.waiting.decrementAndGet();
+            endRequest();
             reply(new Frame.Error(id, Frame.ErrorCode.INVALID_INPUT, e.getMessage()));
             return false;
         }
@@ -191,10 +227,15 @@ final class ClientConnection {
                 infer.timeoutMillis() > 0 ? infer.timeoutMillis() : server.settings.defaultTimeout().toMillis());
         inFlight.add(id);
         Batcher batcher = server.batcher(infer.model());
-        Runnable here = batcher.take(new Batcher.Pending(id, inputs, deadline, outcome -> {
+        TensorAllocator outputMemory = clientShares ? outputPool() : TensorAllocator.offHeap();
+        Runnable here = batcher.take(new Batcher.Pending(id, inputs, outputMemory, deadline, outcome -> {
             server.waiting.decrementAndGet();
-            inputs.values().forEach(Tensor::close);
-            answer(id, infer.model(), outcome);
+            try {
+                inputs.values().forEach(Tensor::close);
+                answer(id, infer.model(), outcome);
+            } finally {
+                endRequest();
+            }
         }));
         if (here == null) {
             return false;
@@ -214,6 +255,55 @@ final class ClientConnection {
             runHere(here); // whatever became of the hand-off: the request holds a run slot and awaits its answer
         }
         return handedOff;
+    }
+
+    /**
+     * An input named by a descriptor: in a pool the client sent, or an output of this connection that the client sends
+     * back (model chaining: no copy). Any other pool, the worker's own or another client's, is refused.
+     */
+    private Tensor openInput(TensorDescriptor descriptor) {
+        if (clientPools.has(descriptor.poolId())) {
+            return clientPools.open(descriptor, null);
+        }
+        SharedMemoryPool own = outputs;
+        if (own != null && own.hasPool(descriptor.poolId())) {
+            return own.open(descriptor);
+        }
+        throw new SharedMemoryException(descriptor + " names pool " + descriptor.poolId() + ", which this connection"
+                + " has not been sent: send the pool first (a client does that for the pools it allocates in)");
+    }
+
+    /** This connection's output pool, opened at its first output: memfds that only this client is sent. */
+    private synchronized SharedMemoryPool outputPool() {
+        if (outputs == null) {
+            SharedMemoryPool template = (SharedMemoryPool) server.allocator;
+            outputs = SharedMemoryPool.open(template.settings().withNamedFiles(false)
+                    .withPoolFileBytes(Math.min(template.settings().poolFileBytes(), OUTPUT_POOL_FILE_BYTES)));
+        }
+        return outputs;
+    }
+
+    long outputBytes() {
+        SharedMemoryPool pool = outputs;
+        return pool == null ? 0 : pool.usedBytes();
+    }
+
+    private synchronized boolean beginRequest() {
+        if (!open) {
+            return false;
+        }
+        active++;
+        return true;
+    }
+
+    private void endRequest() {
+        boolean last;
+        synchronized (this) {
+            last = --active == 0 && !open;
+        }
+        if (last) {
+            closeMemory();
+        }
     }
 
     /** Runs a request in this thread; a failure is the request's alone, never the connection's. */
@@ -242,11 +332,16 @@ final class ClientConnection {
         }
         try {
             List<Tensor> copies = new ArrayList<>();
-            var wire = WireTensors.toWire(outcome.outputs(), clientShares ? server.allocator : TensorAllocator.offHeap(),
-                    copies);
+            SharedMemoryPool pool = clientShares ? outputPool() : null;
+            List<WireTensor> wire = WireTensors.toWire(outcome.outputs(), pool, null, copies);
             outputs.addAll(copies);
-            leases.put(id, outputs);
-            reply(new Frame.Result(id, wire));
+            if (leases.putIfAbsent(id, outputs) != null) {
+                outputs.forEach(Tensor::close);
+                reply(new Frame.Error(id, Frame.ErrorCode.PROTOCOL, "Request id " + id + " is already in use by an"
+                        + " unreleased result on this connection"));
+                return;
+            }
+            replyWithPools(new Frame.Result(id, wire), pool);
             if (!open) {
                 release(id);
             }
@@ -271,6 +366,24 @@ final class ClientConnection {
         }
     }
 
+    /** Sends the client the output pool files a result names that it has not had yet, then the result. */
+    private void replyWithPools(Frame.Result result, SharedMemoryPool pool) {
+        synchronized (sentPools) {
+            for (WireTensor tensor : result.outputs()) {
+                if (tensor instanceof WireTensor.Shared shared && sentPools.add(shared.descriptor().poolId())) {
+                    String poolId = shared.descriptor().poolId();
+                    int descriptor = pool.descriptorForPeer(poolId);
+                    try {
+                        reply(new Frame.SharePool(0, poolId, pool.poolBytes(poolId), descriptor));
+                    } finally {
+                        UnixSocket.closeDescriptor(descriptor);
+                    }
+                }
+            }
+            reply(result);
+        }
+    }
+
     private void reply(Frame frame) {
         try {
             channel.write(frame);
@@ -281,18 +394,30 @@ final class ClientConnection {
 
     /** Ends the connection: every lease it held is released at once, whatever state it was in. */
     void close() {
-        if (!open) {
-            return;
+        boolean idle;
+        synchronized (this) {
+            if (!open) {
+                return;
+            }
+            open = false;
+            idle = active == 0;
         }
-        open = false;
         server.connections.remove(this);
         inFlight.clear();
         List<Long> leased = new ArrayList<>(leases.keySet());
         leased.forEach(this::release);
-        try {
-            channel.close();
-        } catch (IOException e) {
-            // already gone
+        channel.close();
+        if (idle) {
+            closeMemory();
+        }
+    }
+
+    /** The client's pools are unmapped and the output pool closed; runs that used them are all done. */
+    private void closeMemory() {
+        clientPools.close();
+        SharedMemoryPool pool = outputs;
+        if (pool != null) {
+            pool.close();
         }
     }
 }

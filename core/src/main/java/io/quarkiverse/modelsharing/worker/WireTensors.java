@@ -5,11 +5,13 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 import io.quarkiverse.modelsharing.protocol.Frame;
 import io.quarkiverse.modelsharing.protocol.WireTensor;
+import io.quarkiverse.modelsharing.shm.PeerPools;
 import io.quarkiverse.modelsharing.shm.SharedMemoryPool;
-import io.quarkiverse.modelsharing.tensor.StorageKind;
+import io.quarkiverse.modelsharing.shm.TensorDescriptor;
 import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 
@@ -20,43 +22,47 @@ final class WireTensors {
     }
 
     /**
-     * The wire form of {@code tensors}. With a pool, tensors not in it are copied in first, and the copies are added
-     * to {@code keep} (the caller closes them when the request is done).
+     * The wire form of {@code tensors}. With a pool, a tensor allocated in it travels as its descriptor, a view of one
+     * of the peer's own pools goes back as the peer's descriptor (no copy), and any other is copied into the pool first,
+     * the copy added to {@code keep} (the caller closes it when the request is done). Without a pool, bytes go inline.
      */
-    static List<WireTensor> toWire(Map<String, Tensor> tensors, TensorAllocator allocator, List<Tensor> keep) {
+    static List<WireTensor> toWire(Map<String, Tensor> tensors, SharedMemoryPool pool, PeerPools peer,
+            List<Tensor> keep) {
         List<WireTensor> wire = new ArrayList<>();
         tensors.forEach((name, tensor) -> {
-            if (allocator instanceof SharedMemoryPool pool) {
-                Tensor shared = tensor;
-                if (tensor.storageKind() != StorageKind.SHARED) {
-                    shared = pool.copyOf(tensor);
-                    keep.add(shared);
-                }
-                wire.add(new WireTensor.Shared(name, pool.describe(shared)));
-            } else {
+            if (pool == null) {
                 wire.add(new WireTensor.Inline(name, tensor.dtype(), tensor.shape(), tensor.toByteArray()));
+                return;
             }
+            TensorDescriptor theirs = peer == null ? null : peer.describe(tensor);
+            if (theirs != null) {
+                wire.add(new WireTensor.Shared(name, theirs));
+                return;
+            }
+            Tensor shared = tensor;
+            if (!pool.owns(tensor)) {
+                shared = pool.copyOf(tensor);
+                keep.add(shared);
+            }
+            wire.add(new WireTensor.Shared(name, pool.describe(shared)));
         });
         return wire;
     }
 
     /**
-     * Tensors for the wire forms: read-only views of shared memory, or off-heap copies of inline bytes. Leased views
-     * do not count themselves in their blocks: the connection's lease keeps the blocks.
+     * Tensors for the wire forms: views that {@code open} gives for descriptors, or off-heap copies of inline bytes. A
+     * name sent twice is refused (and nothing opened is left open).
      */
-    static Map<String, Tensor> fromWire(List<WireTensor> wire, TensorAllocator allocator, boolean leased) {
+    static Map<String, Tensor> fromWire(List<WireTensor> wire, Function<TensorDescriptor, Tensor> open) {
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         try {
             for (WireTensor tensor : wire) {
+                if (tensors.containsKey(tensor.name())) {
+                    throw new WorkerException(Frame.ErrorCode.INVALID_INPUT, "tensor '" + tensor.name()
+                            + "' appears twice; each name may be given once");
+                }
                 tensors.put(tensor.name(), switch (tensor) {
-                    case WireTensor.Shared shared -> {
-                        if (!(allocator instanceof SharedMemoryPool pool)) {
-                            throw new WorkerException(Frame.ErrorCode.INVALID_INPUT,
-                                    "tensor '" + shared.name()
-                                            + "' arrived as a shared-memory descriptor, but this side has no shared memory");
-                        }
-                        yield leased ? pool.openLeased(shared.descriptor()) : pool.open(shared.descriptor());
-                    }
+                    case WireTensor.Shared shared -> open.apply(shared.descriptor());
                     case WireTensor.Inline inline -> {
                         Tensor copy = TensorAllocator.offHeap().allocateUninitialized(inline.dtype(), inline.shape());
                         MemorySegment.copy(MemorySegment.ofArray(inline.data()), 0, copy.segment(), 0, inline.data().length);

@@ -1,26 +1,31 @@
 package io.quarkiverse.modelsharing.worker;
 
 import java.io.IOException;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.SocketChannel;
+import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 import io.quarkiverse.modelsharing.inference.InferenceResult;
 import io.quarkiverse.modelsharing.protocol.Frame;
 import io.quarkiverse.modelsharing.protocol.FrameChannel;
 import io.quarkiverse.modelsharing.protocol.FrameCodec;
-import io.quarkiverse.modelsharing.tensor.StorageKind;
+import io.quarkiverse.modelsharing.protocol.UnixSocket;
+import io.quarkiverse.modelsharing.protocol.WireTensor;
+import io.quarkiverse.modelsharing.shm.PeerPools;
+import io.quarkiverse.modelsharing.shm.SharedMemoryPool;
 import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 
@@ -34,43 +39,61 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
  *     ...
  * }
  * }</pre>
+ *
+ * With shared memory on both sides, the client sends each of its pools to the worker once (a sealed memfd over the
+ * socket) and inputs travel as descriptors; it keeps a reference to every input until the worker has answered (or
+ * is gone), so that the worker never reads a block the client reused. Outputs are read-only views of the worker's
+ * memory for this connection; the worker keeps them until the last reference to each closes, {@link Tensor#retain()}
+ * included, and never hands that memory to another client.
  */
 public final class WorkerClient implements AutoCloseable {
 
+    private static final System.Logger LOG = System.getLogger(WorkerClient.class.getName());
+    private static final AtomicBoolean INLINE_LOGGED = new AtomicBoolean();
+
     private final Path socket;
     private final FrameChannel channel;
-    private final TensorAllocator allocator;
+    /** Where inputs are sent from (the caller's memfd pool, or one of this client's own), null to send inline. */
+    private final SharedMemoryPool sending;
+    private final boolean ownSendingPool;
+    private final PeerPools workerPools;
     private final Map<Long, CompletableFuture<Frame>> inFlight = new ConcurrentHashMap<>();
-    private final Map<Long, Map<String, Tensor>> leased = new ConcurrentHashMap<>();
+    /** The inputs of each request not answered yet, held so that the worker never reads a reused block. */
+    private final Map<Long, List<Tensor>> sentInputs = new ConcurrentHashMap<>();
+    /** This client's pools the worker has been sent; guarded by itself, together with the writes that need them. */
+    private final Set<String> sentPools = new HashSet<>();
     private final AtomicLong ids = new AtomicLong();
     private final String worker;
     private volatile Throwable lost;
 
-    private WorkerClient(Path socket, FrameChannel channel, TensorAllocator allocator, String worker) {
+    private WorkerClient(Path socket, FrameChannel channel, SharedMemoryPool sending, boolean ownSendingPool,
+            String worker) {
         this.socket = socket;
         this.channel = channel;
-        this.allocator = allocator;
+        this.sending = sending;
+        this.ownSendingPool = ownSendingPool;
         this.worker = worker;
+        this.workerPools = new PeerPools("worker '" + worker + "'", 4096);
         Thread.ofPlatform().daemon().name("worker-client-reader").start(this::readResponses);
     }
 
     /**
-     * Connects and says hello.
+     * Connects and says hello. Tensors go through shared memory when {@code allocator} is a shared-memory pool and the
+     * worker has shared memory too, else inline (said once in the log).
      *
      * @throws WorkerException if the worker refuses this process (its user is not allowed) or speaks another version
      * @throws WorkerUnavailableException if no worker listens on {@code socket}
      */
     public static WorkerClient connect(Path socket, TensorAllocator allocator, String client) {
-        SocketChannel connection;
+        UnixSocket connection;
         try {
-            connection = SocketChannel.open(StandardProtocolFamily.UNIX);
-            connection.connect(UnixDomainSocketAddress.of(socket));
+            connection = UnixSocket.connect(socket);
         } catch (IOException e) {
             throw new WorkerUnavailableException("No worker listens on " + socket + ": " + e.getMessage(), e);
         }
         FrameChannel channel = new FrameChannel(connection, new FrameCodec());
         try {
-            int capabilities = Frame.INLINE_TENSORS | (allocator.kind() == StorageKind.SHARED ? Frame.SHARED_MEMORY : 0);
+            int capabilities = Frame.INLINE_TENSORS | (allocator instanceof SharedMemoryPool ? Frame.SHARED_MEMORY : 0);
             try {
                 channel.write(new Frame.Hello(0, FrameCodec.VERSION, capabilities, client));
             } catch (IOException refusedEarly) {
@@ -84,13 +107,29 @@ public final class WorkerClient implements AutoCloseable {
                 throw new WorkerException(Frame.ErrorCode.PROTOCOL,
                         "The worker at " + socket + " answered hello with " + answer);
             }
-            return new WorkerClient(socket, channel, allocator, welcome.worker());
+            SharedMemoryPool sending = null;
+            boolean own = false;
+            if (allocator instanceof SharedMemoryPool pool) {
+                if ((welcome.capabilities() & Frame.SHARED_MEMORY) == 0) {
+                    if (INLINE_LOGGED.compareAndSet(false, true)) {
+                        LOG.log(Level.WARNING, "Worker ''{0}'' at {1} has no shared memory: tensors travel to it inline,"
+                                + " copied through the socket", welcome.worker(), socket);
+                    }
+                } else if (pool.settings().namedFiles()) {
+                    // named pool files could be shrunk under the worker: send from sealed memfds of this client's own
+                    sending = SharedMemoryPool.open(pool.settings().withNamedFiles(false));
+                    own = true;
+                } else {
+                    sending = pool;
+                }
+            }
+            return new WorkerClient(socket, channel, sending, own, welcome.worker());
         } catch (IOException e) {
-            closeQuietly(channel);
+            channel.close();
             throw new WorkerUnavailableException("The worker at " + socket + " closed the connection during hello: "
                     + e.getMessage(), e);
         } catch (RuntimeException e) {
-            closeQuietly(channel);
+            channel.close();
             throw e;
         }
     }
@@ -115,46 +154,90 @@ public final class WorkerClient implements AutoCloseable {
     }
 
     /**
-     * Runs a model in the worker. Inputs in this process's shared-memory pool travel as descriptors; others are
-     * copied into it first (or inline, without shared memory). The outputs are read-only views of the worker's
-     * memory, leased until the result is closed.
+     * Runs a model in the worker. Inputs in this process's shared-memory pool travel as descriptors, outputs of this
+     * worker go back as theirs; others are copied into the pool first (or inline, without shared memory). The outputs
+     * are read-only views of the worker's memory for this connection, kept until their last reference closes.
      */
     public InferenceResult infer(String model, Map<String, Tensor> inputs, Duration timeout) {
         long id = ids.incrementAndGet();
-        List<Tensor> copies = new ArrayList<>();
+        List<Tensor> held = new ArrayList<>();
+        Frame.Infer request;
         try {
-            Frame.Infer request = new Frame.Infer(id, model, (int) Math.min(timeout.toMillis(), Integer.MAX_VALUE),
-                    WireTensors.toWire(inputs, allocator, copies));
-            Frame.Result result = (Frame.Result) call(request, timeout);
-            Map<String, Tensor> outputs;
-            try {
-                outputs = WireTensors.fromWire(result.outputs(), allocator, true);
-            } catch (RuntimeException e) {
-                send(new Frame.Release(id));
-                throw e;
+            request = new Frame.Infer(id, model, (int) Math.min(timeout.toMillis(), Integer.MAX_VALUE),
+                    WireTensors.toWire(inputs, sending, workerPools, held));
+            if (sending != null) {
+                inputs.values().forEach(input -> held.add(input.retain()));
             }
-            // The outputs live while the connection's lease does: if the connection ends first, close them, so that
-            // reading them fails clearly instead of reading memory the worker has reused.
-            leased.put(id, outputs);
-            return new InferenceResult(model, outputs, () -> {
-                if (leased.remove(id) != null) {
-                    send(new Frame.Release(id));
+        } catch (RuntimeException e) {
+            held.forEach(Tensor::close);
+            throw e;
+        }
+        sentInputs.put(id, held);
+        Frame.Result result = (Frame.Result) call(request, timeout, () -> sendWithPools(request));
+        Lease lease = new Lease(id, (int) result.outputs().stream().filter(WireTensor.Shared.class::isInstance).count());
+        Map<String, Tensor> outputs;
+        try {
+            outputs = WireTensors.fromWire(result.outputs(), descriptor -> workerPools.open(descriptor, lease::release));
+        } catch (RuntimeException e) {
+            send(new Frame.Release(id));
+            throw e;
+        }
+        return new InferenceResult(model, outputs);
+    }
+
+    /** One result's outputs in the worker's memory: the worker gets the release when the last of them closes. */
+    private final class Lease {
+        private final long id;
+        private final AtomicInteger open;
+
+        Lease(long id, int outputs) {
+            this.id = id;
+            this.open = new AtomicInteger(outputs);
+            if (outputs == 0) {
+                send(new Frame.Release(id));
+            }
+        }
+
+        void release() {
+            if (open.decrementAndGet() == 0 && lost == null) {
+                send(new Frame.Release(id));
+            }
+        }
+    }
+
+    /** Sends the worker the pools a request names that it has not had yet, then the request. */
+    private void sendWithPools(Frame.Infer request) {
+        synchronized (sentPools) {
+            for (WireTensor tensor : request.inputs()) {
+                if (tensor instanceof WireTensor.Shared shared && sending.hasPool(shared.descriptor().poolId())
+                        && sentPools.add(shared.descriptor().poolId())) {
+                    String poolId = shared.descriptor().poolId();
+                    int descriptor = sending.descriptorForPeer(poolId);
+                    try {
+                        send(new Frame.SharePool(0, poolId, sending.poolBytes(poolId), descriptor));
+                    } finally {
+                        UnixSocket.closeDescriptor(descriptor);
+                    }
                 }
-            });
-        } finally {
-            copies.forEach(Tensor::close);
+            }
+            send(request);
         }
     }
 
     private Frame call(Frame request, Duration timeout) {
+        return call(request, timeout, () -> send(request));
+    }
+
+    private Frame call(Frame request, Duration timeout, Runnable sender) {
         CompletableFuture<Frame> answer = new CompletableFuture<>();
         inFlight.put(request.requestId(), answer);
         Throwable alreadyLost = lost;
         if (alreadyLost != null) {
             inFlight.remove(request.requestId());
+            releaseInputs(request.requestId());
             throw unavailable(alreadyLost, 1);
         }
-        send(request);
+        sender.run();
         Frame frame;
         try {
             frame = answer.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -192,6 +275,14 @@ public final class WorkerClient implements AutoCloseable {
         try {
             for (;;) {
                 Frame frame = channel.read();
+                if (frame instanceof Frame.SharePool share) {
+                    workerPools.accept(share.poolId(), share.descriptor(), share.bytes());
+                    continue;
+                }
+                if (frame.requestId() == 0 && frame instanceof Frame.Error error) {
+                    throw new WorkerException(error.code(), error.message()); // the worker is hanging up: why
+                }
+                releaseInputs(frame.requestId()); // answered: the worker no longer reads them
                 CompletableFuture<Frame> waiting = inFlight.remove(frame.requestId());
                 if (waiting != null) {
                     waiting.complete(frame);
@@ -204,17 +295,28 @@ public final class WorkerClient implements AutoCloseable {
         }
     }
 
-    /** Fails every request in flight at once and ends every lease: the worker is gone. */
-    private void connectionLost(Throwable cause) {
-        if (lost == null) {
-            lost = cause;
+    private void releaseInputs(long id) {
+        List<Tensor> held = sentInputs.remove(id);
+        if (held != null) {
+            held.forEach(Tensor::close);
         }
-        for (Long id : new ArrayList<>(leased.keySet())) {
-            Map<String, Tensor> outputs = leased.remove(id);
-            if (outputs != null) {
-                outputs.values().forEach(Tensor::close);
+    }
+
+    /**
+     * Fails every request in flight at once and gives back the inputs held for them: the worker is gone. Outputs still
+     * open stay readable (no one reuses that memory now); the worker's pools are unmapped when the last closes.
+     */
+    private void connectionLost(Throwable cause) {
+        synchronized (this) {
+            if (lost == null) {
+                lost = cause;
             }
         }
+        channel.close();
+        for (Long id : new ArrayList<>(sentInputs.keySet())) {
+            releaseInputs(id);
+        }
+        workerPools.close();
         List<Long> pending = new ArrayList<>(inFlight.keySet());
         for (Long id : pending) {
             CompletableFuture<Frame> waiting = inFlight.remove(id);
@@ -222,7 +324,6 @@ public final class WorkerClient implements AutoCloseable {
                 waiting.completeExceptionally(unavailable(cause, pending.size()));
             }
         }
-        closeQuietly(channel);
     }
 
     private WorkerUnavailableException unavailable(Throwable cause, int requests) {
@@ -233,13 +334,8 @@ public final class WorkerClient implements AutoCloseable {
     @Override
     public void close() {
         connectionLost(new IOException("the client closed the connection"));
-    }
-
-    private static void closeQuietly(FrameChannel channel) {
-        try {
-            channel.close();
-        } catch (IOException e) {
-            // closing anyway
+        if (ownSendingPool) {
+            sending.close();
         }
     }
 }

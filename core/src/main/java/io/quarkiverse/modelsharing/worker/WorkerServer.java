@@ -5,11 +5,9 @@ import java.lang.System.Logger.Level;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ClosedChannelException;
-import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -27,6 +25,8 @@ import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.protocol.Frame;
 import io.quarkiverse.modelsharing.protocol.FrameChannel;
 import io.quarkiverse.modelsharing.protocol.FrameCodec;
+import io.quarkiverse.modelsharing.protocol.UnixServerSocket;
+import io.quarkiverse.modelsharing.protocol.UnixSocket;
 import io.quarkiverse.modelsharing.registry.ModelNotFoundException;
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
@@ -34,8 +34,10 @@ import io.quarkiverse.modelsharing.tensor.TensorException;
 
 /**
  * A worker daemon: serves the models of its registry to every process of the allowed users on the host, over a
- * Unix domain socket. Inputs arrive as shared-memory descriptors and are read in place; outputs are written into
- * the worker's pool and leased to the connection until the client releases them or disconnects.
+ * Unix domain socket. A client sends its pools once per connection (sealed memfds, as file descriptors); inputs then
+ * arrive as descriptors into them and are read in place. Outputs are written into a pool of the connection's own,
+ * which only that client receives, and leased to it until it releases them or disconnects: no client can read, or be
+ * handed, another client's memory.
  */
 public final class WorkerServer implements AutoCloseable {
 
@@ -43,9 +45,10 @@ public final class WorkerServer implements AutoCloseable {
 
     final WorkerSettings settings;
     final ModelRegistry registry;
+    /** The worker's shared memory: the template of each connection's pool, or off-heap memory without it. */
     final TensorAllocator allocator;
     private final FrameCodec codec = new FrameCodec();
-    private final ServerSocketChannel server;
+    private final UnixServerSocket server;
     private final ThreadPoolExecutor executor;
     /** Runs in progress, in the executor and in connection threads together: at most {@code threads}. */
     private final Semaphore runSlots;
@@ -70,10 +73,8 @@ public final class WorkerServer implements AutoCloseable {
             throw new ModelSharingException("Another worker already listens on " + settings.socket()
                     + "; use it, or give this one another socket");
         }
-        Files.deleteIfExists(settings.socket()); // a dead worker's socket file
-        this.server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-        server.bind(UnixDomainSocketAddress.of(settings.socket()));
-        Files.setPosixFilePermissions(settings.socket(), PosixFilePermissions.fromString("rw-------"));
+        // a dead worker's socket file is replaced
+        this.server = UnixServerSocket.bind(settings.socket(), 512);
         this.executor = new ThreadPoolExecutor(settings.threads(), settings.threads(), 0, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), Thread.ofPlatform().name("worker-inference-", 0).factory());
         this.runSlots = new Semaphore(settings.threads(), true);
@@ -109,6 +110,11 @@ public final class WorkerServer implements AutoCloseable {
         return new WorkerServer(settings, registry, allocator);
     }
 
+    /** Bytes of outputs held in the connections' output pools (leased, or being written). */
+    public long outputBytes() {
+        return connections.stream().mapToLong(ClientConnection::outputBytes).sum();
+    }
+
     /** Requests accepted and not yet answered. */
     public int queueDepth() {
         return waiting.get();
@@ -132,7 +138,7 @@ public final class WorkerServer implements AutoCloseable {
 
     Batcher batcher(String model) {
         return batchers.computeIfAbsent(model,
-                name -> new Batcher(name, registry, allocator, executor, runSlots, settings.maxBatch(),
+                name -> new Batcher(name, registry, TensorAllocator.offHeap(), executor, runSlots, settings.maxBatch(),
                         settings.maxDelay().toNanos()));
     }
 
@@ -167,7 +173,7 @@ public final class WorkerServer implements AutoCloseable {
     private void accept() {
         while (!closed) {
             try {
-                SocketChannel channel = server.accept();
+                UnixSocket channel = server.accept();
                 ClientConnection connection = new ClientConnection(this, new FrameChannel(channel, codec));
                 connections.add(connection);
                 try {

@@ -26,7 +26,7 @@ class CrossProcessTest {
 
     @Test
     void anotherProcessReadsATensorFromItsDescriptor() throws Exception {
-        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(1 << 20, 8 << 20));
+        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.namedSettings(1 << 20, 8 << 20));
                 Tensor t = pool.allocate(DType.F32, 1000)) {
             for (int i = 0; i < 1000; i++) {
                 t.setFloat(i, i);
@@ -42,7 +42,7 @@ class CrossProcessTest {
 
     @Test
     void aKilledProcessLeavesNothingBehindFiveSecondsLater() throws Exception {
-        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(1 << 20, 8 << 20))) {
+        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.namedSettings(1 << 20, 8 << 20))) {
             Process child = ShmChild.command("hold", shm.root.toString()).start();
             try {
                 String ready = new BufferedReader(new InputStreamReader(child.getInputStream())).readLine();

@@ -31,7 +31,7 @@ class NumpyInteropTest {
 
     @Test
     void numpyReadsJavasTensorInPlaceAndWritesOneJavaReads() throws Exception {
-        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(1 << 20, 4 << 20));
+        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.namedSettings(1 << 20, 4 << 20));
                 Tensor input = pool.allocate(DType.F32, 3, 4);
                 Tensor output = pool.allocate(DType.F64, 5)) {
             for (int i = 0; i < 12; i++) {

@@ -52,8 +52,8 @@ class SharedMemoryPoolTest {
     }
 
     @Test
-    void directoryIsPrivateAndFilesAreUnguessable() throws Exception {
-        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(MIB, 4 * MIB));
+    void namedFilesArePrivateUnguessableAndTheDirectoryStays() throws Exception {
+        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.namedSettings(MIB, 4 * MIB));
                 Tensor t = pool.allocate(DType.U8, 10)) {
             Path dir = pool.directory();
             assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir)));
@@ -62,13 +62,25 @@ class SharedMemoryPoolTest {
                 assertEquals(1, pools.size());
                 Path file = pools.get(0);
                 assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
-                assertTrue(file.getFileName().toString().matches("pool-[0-9a-f]{32}-" + ProcessHandle.current().pid()
-                        + "-\\d+\\.shm"), file.toString());
+                assertTrue(file.getFileName().toString().matches("pool-[0-9a-f]{32}\\.shm"), file.toString());
             }
         }
         assertEquals(0, shm.poolFiles(), "closing the pool deletes its files");
-        assertTrue(!Files.exists(shm.root.resolve("quarkus-model-sharing-" + ProcessIdentity.uid())),
-                "and the per-user directory, once no process uses it");
+        assertTrue(Files.isDirectory(shm.root.resolve("quarkus-model-sharing-" + PrivateDirectory.uid())),
+                "the per-user directory stays: another process may be about to use it");
+    }
+
+    @Test
+    void memfdPoolsLeaveNoFileAnywhere() throws Exception {
+        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(MIB, 4 * MIB));
+                Tensor t = pool.allocate(DType.U8, 10)) {
+            assertEquals(StorageKind.SHARED, t.storageKind());
+            try (Stream<Path> anything = Files.walk(shm.root)) {
+                assertEquals(List.of(shm.root), anything.toList(), "a memfd pool has no name in any directory");
+            }
+            String maps = Files.readString(Path.of("/proc/self/maps"));
+            assertTrue(maps.contains("/memfd:qms-pool-" + pool.describe(t).poolId()), "mapped as a memfd");
+        }
     }
 
     @Test
@@ -119,9 +131,8 @@ class SharedMemoryPoolTest {
             TensorDescriptor d = pool.describe(t);
             TensorDescriptor past = new TensorDescriptor(d.poolId(), d.generation(), MIB - 64, 0, 128, DType.U8,
                     new long[] { 128 }, true);
-            assertTrue(assertThrows(SharedMemoryException.class, () -> pool.open(past)).getMessage()
-                    .endsWith(" lies outside pool " + pool.directory().resolve(pool.directory().toFile().list()[0])
-                            + " (" + MIB + " bytes)"));
+            assertEquals(past + " lies outside pool " + d.poolId() + " (memfd) (" + MIB + " bytes)",
+                    assertThrows(SharedMemoryException.class, () -> pool.open(past)).getMessage());
             TensorDescriptor misaligned = new TensorDescriptor(d.poolId(), d.generation(), d.offset() + 8, 0, 8, DType.U8,
                     new long[] { 8 }, true);
             assertThrows(SharedMemoryException.class, () -> pool.open(misaligned));
@@ -131,9 +142,10 @@ class SharedMemoryPoolTest {
                     assertThrows(SharedMemoryException.class, () -> pool.open(pastBlock)).getMessage());
             TensorDescriptor unknown = new TensorDescriptor("00000000000000000000000000000000", 1, 64, 0, 8, DType.U8,
                     new long[] { 8 }, true);
-            assertEquals("Shared-memory pool 00000000000000000000000000000000 is not in " + pool.directory()
-                    + ": its owner has exited, or the tensor lives on another host (descriptors travel only between"
-                    + " processes that share " + shm.root + ")",
+            assertEquals("Shared-memory pool 00000000000000000000000000000000 is not shared with this process: its owner"
+                    + " has exited, it is a memfd pool (those reach another process only over a worker connection;"
+                    + " readers without one need named pool files), or the tensor lives on another host (descriptors"
+                    + " travel only between processes that share " + shm.root + ")",
                     assertThrows(SharedMemoryException.class, () -> pool.open(unknown)).getMessage());
         }
     }
@@ -143,8 +155,7 @@ class SharedMemoryPoolTest {
         try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(MIB, 2 * MIB))) {
             Tensor a = pool.allocate(DType.U8, 900 * 1024);
             Tensor b = pool.allocate(DType.U8, 900 * 1024);
-            assertEquals(2, shm.poolFiles());
-            assertEquals(2 * MIB, pool.mappedBytes());
+            assertEquals(2 * MIB, pool.mappedBytes(), "two pool files");
             QuotaExceededException e = assertThrows(QuotaExceededException.class, () -> pool.allocate(DType.U8, 900 * 1024));
             assertEquals("This process's shared-memory quota is 2097152 bytes; its pools hold 2097152 and a 921664-byte"
                     + " tensor needs a new 1048576-byte pool file. Close tensors you no longer need, or raise the quota",
@@ -228,14 +239,15 @@ class SharedMemoryPoolTest {
 
     @Test
     void withoutUsableSharedMemoryTensorsFallBackToOffHeap() {
-        SharedMemorySettings missing = shm.settings(MIB, 4 * MIB).withRoot(shm.root.resolve("missing"));
+        SharedMemorySettings missing = shm.namedSettings(MIB, 4 * MIB).withRoot(shm.root.resolve("missing"));
         assertEquals(shm.root.resolve("missing") + " does not exist", SharedMemory.unusable(missing).orElseThrow());
         TensorAllocator allocator = SharedMemory.allocator(missing);
         assertEquals(StorageKind.OFF_HEAP, allocator.kind());
         try (Tensor t = allocator.allocate(DType.F32, 4)) {
             assertEquals(StorageKind.OFF_HEAP, t.storageKind());
         }
-        SharedMemorySettings huge = new SharedMemorySettings(shm.root, 1L << 50, 1L << 50, java.time.Duration.ofSeconds(1));
+        SharedMemorySettings huge = new SharedMemorySettings(shm.root, 1L << 50, 1L << 50, java.time.Duration.ofSeconds(1),
+                true);
         assertTrue(SharedMemory.unusable(huge).orElseThrow().contains("less than one 1125899906842624-byte pool file"));
         TensorAllocator usable = SharedMemory.allocator(shm.settings(MIB, 4 * MIB));
         assertEquals(StorageKind.SHARED, usable.kind());

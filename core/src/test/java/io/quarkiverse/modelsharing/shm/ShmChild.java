@@ -18,7 +18,8 @@ public final class ShmChild {
      * {@code hold <root>}: allocates a tensor in two pool files, prints "ready", and waits to be killed.
      */
     public static void main(String[] args) throws Exception {
-        SharedMemorySettings settings = new SharedMemorySettings(Path.of(args[1]), 1 << 20, 8 << 20, Duration.ofSeconds(1));
+        SharedMemorySettings settings = new SharedMemorySettings(Path.of(args[1]), 1 << 20, 8 << 20, Duration.ofSeconds(1),
+                true);
         try (SharedMemoryPool pool = SharedMemoryPool.open(settings)) {
             if (args[0].equals("read")) {
                 try (Tensor t = pool.open(TensorDescriptor.decode(HexFormat.of().parseHex(args[2])))) {

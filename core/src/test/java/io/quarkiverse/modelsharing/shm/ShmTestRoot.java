@@ -22,12 +22,18 @@ final class ShmTestRoot implements AutoCloseable {
         }
     }
 
+    /** Memfd pools. */
     SharedMemorySettings settings(long poolFileBytes, long maxBytes) {
         return new SharedMemorySettings(root, poolFileBytes, maxBytes, Duration.ofMillis(200));
     }
 
+    /** Named pool files under this root, swept every 200 ms. */
+    SharedMemorySettings namedSettings(long poolFileBytes, long maxBytes) {
+        return settings(poolFileBytes, maxBytes).withNamedFiles(true);
+    }
+
     long poolFiles() {
-        try (Stream<Path> files = Files.list(root.resolve("quarkus-model-sharing-" + ProcessIdentity.uid()))) {
+        try (Stream<Path> files = Files.list(root.resolve("quarkus-model-sharing-" + PrivateDirectory.uid()))) {
             return files.count();
         } catch (IOException e) {
             return 0;

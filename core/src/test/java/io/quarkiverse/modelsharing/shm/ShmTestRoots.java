@@ -7,7 +7,7 @@ public final class ShmTestRoots {
     }
 
     public static int uid() {
-        return ProcessIdentity.uid();
+        return PrivateDirectory.uid();
     }
 
     public static Root create() {
@@ -26,6 +26,10 @@ public final class ShmTestRoots {
 
         public SharedMemorySettings settings(long poolFileBytes, long maxBytes) {
             return delegate.settings(poolFileBytes, maxBytes);
+        }
+
+        public SharedMemorySettings namedSettings(long poolFileBytes, long maxBytes) {
+            return delegate.namedSettings(poolFileBytes, maxBytes);
         }
 
         public long poolFiles() {
