@@ -29,6 +29,14 @@ public final class ShmChild {
                     }
                     System.out.println(sum);
                 }
+            } else if (args[0].equals("serve")) {
+                Tensor t = pool.allocate(DType.F32, 1000);
+                for (int i = 0; i < 1000; i++) {
+                    t.setFloat(i, Float.parseFloat(args[2]));
+                }
+                System.out.println(HexFormat.of().formatHex(pool.describe(t).encode()));
+                System.out.flush();
+                Thread.sleep(Duration.ofMinutes(5));
             } else {
                 Tensor a = pool.allocate(DType.F32, 200_000);
                 Tensor b = pool.allocate(DType.F32, 200_000);
