@@ -148,9 +148,19 @@ public interface ModelSharingConfig {
         boolean enabled();
 
         /**
-         * The tmpfs that holds the pools, in a per-user directory (0700) of 0600 files. In containers, mount a large
-         * enough {@code /dev/shm} (e.g. {@code docker run --shm-size=2g}, or a Kubernetes {@code emptyDir} with
-         * {@code medium: Memory}).
+         * Whether pools are named files in {@link #directory()}, which any process of the user can open from a tensor
+         * descriptor alone: needed only by readers without a worker connection (NumPy, another JVM on a clustered event
+         * bus). By default pools are memfds: they reach a worker (and come back from it) as file descriptors over its
+         * socket, sealed so that no peer can shrink them, and the kernel frees them with the last process that holds
+         * them, SIGKILL included; tensors sent on a clustered event bus then travel inline.
+         */
+        @WithDefault("false")
+        boolean namedFiles();
+
+        /**
+         * The tmpfs that holds named pool files, in a per-user directory (0700) of 0600 files. In containers, mount a
+         * large enough {@code /dev/shm} (e.g. {@code docker run --shm-size=2g}, or a Kubernetes {@code emptyDir} with
+         * {@code medium: Memory}). Memfd pools count against the same memory (and the pod's limit) without a file.
          */
         @WithDefault("/dev/shm")
         Path directory();

@@ -104,10 +104,10 @@ public class ModelSharingRecorder {
         TensorAllocator allocator = TensorAllocator.offHeap();
         if (shm.enabled()) {
             allocator = SharedMemory.allocator(new SharedMemorySettings(shm.directory(), shm.poolFileSize().asLongValue(),
-                    shm.maxSize().asLongValue(), SharedMemorySettings.DEFAULT_JANITOR_PERIOD));
+                    shm.maxSize().asLongValue(), SharedMemorySettings.DEFAULT_JANITOR_PERIOD, shm.namedFiles()));
             if (allocator instanceof SharedMemoryPool pool) {
                 shutdown.addLastShutdownTask(pool::close);
-                LOG.debugf("Shared-memory tensors in %s", pool.directory());
+                LOG.debugf("Shared-memory tensors in %s", shm.namedFiles() ? pool.directory() : "memfd pools");
             }
         }
         TensorMessageCodec.configure(allocator, config.getValue().eventBus().wireHold());

@@ -15,7 +15,6 @@ import io.quarkiverse.modelsharing.shm.SharedMemoryException;
 import io.quarkiverse.modelsharing.shm.SharedMemoryPool;
 import io.quarkiverse.modelsharing.shm.TensorDescriptor;
 import io.quarkiverse.modelsharing.tensor.DType;
-import io.quarkiverse.modelsharing.tensor.StorageKind;
 import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 import io.vertx.core.buffer.Buffer;
@@ -26,9 +25,10 @@ import io.vertx.core.eventbus.MessageCodec;
  * <ul>
  * <li>Within the process, each consumer gets its own read-only reference to the sender's memory: the sender may
  * close its tensor right after sending, and {@code publish} to many consumers shares one copy.</li>
- * <li>On the wire (a clustered event bus), the codec writes the tensor's shared-memory descriptor; the receiver maps
- * the pool, which works between processes on one host and fails clearly across hosts. The sender's block is held
- * for {@link #wireHold() a while} so that receivers can open it after the sender closes its tensor. Without shared
+ * <li>On the wire (a clustered event bus), with named pool files, the codec writes the tensor's shared-memory
+ * descriptor; the receiver maps the pool, which works between processes on one host and fails clearly across hosts.
+ * The sender's block is held for {@link #wireHold() a while} so that receivers can open it after the sender closes
+ * its tensor. With memfd pools (the default, which no other process can open without a connection) or without shared
  * memory, the tensor's bytes travel inline (serialization fallback).</li>
  * </ul>
  * A received tensor that its consumer never closes is reported with where it was received, and released once
@@ -73,17 +73,10 @@ public class TensorMessageCodec implements MessageCodec<Tensor, Tensor> {
 
     @Override
     public void encodeToWire(Buffer buffer, Tensor tensor) {
-        if (allocator instanceof SharedMemoryPool pool) {
-            Tensor shared = tensor.storageKind() == StorageKind.SHARED ? tensor.retain() : pool.copyOf(tensor);
-            TensorDescriptor descriptor;
-            try {
-                descriptor = pool.describe(shared);
-            } catch (SharedMemoryException e) {
-                // a shared tensor from another process's pool: make it ours
-                shared.close();
-                shared = pool.copyOf(tensor);
-                descriptor = pool.describe(shared);
-            }
+        // Only named pool files can be opened from a descriptor by another JVM of the host; memfd pools travel inline.
+        if (allocator instanceof SharedMemoryPool pool && pool.settings().namedFiles()) {
+            Tensor shared = pool.owns(tensor) ? tensor.retain() : pool.copyOf(tensor);
+            TensorDescriptor descriptor = pool.describe(shared);
             Tensor held = shared;
             HOLDS.schedule(held::close, wireHold.toMillis(), TimeUnit.MILLISECONDS);
             byte[] encoded = descriptor.encode();

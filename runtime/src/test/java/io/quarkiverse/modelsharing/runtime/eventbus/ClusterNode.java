@@ -42,7 +42,8 @@ public final class ClusterNode {
 
     /** {@code <cluster name> <shm root>}: joins, answers on "tensors", prints "ready", runs until killed or told. */
     public static void main(String[] args) throws Exception {
-        SharedMemorySettings settings = new SharedMemorySettings(Path.of(args[1]), 1 << 20, 8 << 20, Duration.ofSeconds(1));
+        SharedMemorySettings settings = new SharedMemorySettings(Path.of(args[1]), 1 << 20, 8 << 20, Duration.ofSeconds(1),
+                true);
         try (SharedMemoryPool pool = SharedMemoryPool.open(settings)) {
             Vertx vertx = start(args[0], 5802, pool);
             Promise<Void> registered = Promise.promise();

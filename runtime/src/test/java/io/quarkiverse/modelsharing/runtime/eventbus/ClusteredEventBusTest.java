@@ -34,7 +34,7 @@ class ClusteredEventBusTest {
         Path root = Files.createDirectory(Path.of("/dev/shm", "qms-cluster-test-" + UUID.randomUUID()));
         String cluster = "qms-test-" + UUID.randomUUID();
         Process child = null;
-        SharedMemorySettings settings = new SharedMemorySettings(root, 1 << 20, 8 << 20, Duration.ofSeconds(1));
+        SharedMemorySettings settings = new SharedMemorySettings(root, 1 << 20, 8 << 20, Duration.ofSeconds(1), true);
         try (SharedMemoryPool pool = SharedMemoryPool.open(settings)) {
             child = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
                     "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),

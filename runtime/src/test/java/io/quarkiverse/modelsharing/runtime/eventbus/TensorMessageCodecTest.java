@@ -51,9 +51,9 @@ class TensorMessageCodecTest {
         Path here = Files.createDirectory(Path.of("/dev/shm", "qms-codec-here-" + UUID.randomUUID()));
         Path elsewhere = Files.createDirectory(Path.of("/dev/shm", "qms-codec-elsewhere-" + UUID.randomUUID()));
         try (SharedMemoryPool sender = SharedMemoryPool.open(new SharedMemorySettings(here, 1 << 20, 4 << 20,
-                Duration.ofSeconds(1)));
+                Duration.ofSeconds(1), true));
                 SharedMemoryPool receiver = SharedMemoryPool.open(new SharedMemorySettings(elsewhere, 1 << 20, 4 << 20,
-                        Duration.ofSeconds(1)))) {
+                        Duration.ofSeconds(1), true))) {
             Buffer wire = Buffer.buffer();
             TensorMessageCodec.configure(sender, Duration.ofMillis(200));
             try (Tensor tensor = Tensor.of(new float[] { 5, 6 })) {
@@ -67,11 +67,31 @@ class TensorMessageCodecTest {
             TensorMessageCodec.configure(receiver, Duration.ofSeconds(30));
             SharedMemoryException e = assertThrows(SharedMemoryException.class, () -> codec.decodeFromWire(0, wire));
             assertTrue(e.getMessage().contains("the tensor lives on another host"), e.getMessage());
-            Thread.sleep(500);
+            long deadline = System.nanoTime() + 5_000_000_000L;
+            while (sender.usedBytes() > 0 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
             assertEquals(0, sender.usedBytes(), "the wire copy is released after the hold");
         } finally {
             ClusteredEventBusTest.deleteTree(here);
             ClusteredEventBusTest.deleteTree(elsewhere);
+        }
+    }
+
+    @Test
+    void memfdPoolsSendTheBytesOnTheWire() {
+        try (SharedMemoryPool pool = SharedMemoryPool.open(new SharedMemorySettings(Path.of("/dev/shm"), 1 << 20,
+                4 << 20, Duration.ofSeconds(1)));
+                Tensor tensor = pool.allocate(io.quarkiverse.modelsharing.tensor.DType.F32, 2)) {
+            tensor.copyFrom(new float[] { 7, 8 });
+            TensorMessageCodec.configure(pool, Duration.ofSeconds(30));
+            Buffer wire = Buffer.buffer();
+            codec.encodeToWire(wire, tensor);
+            assertEquals(TensorMessageCodec.INLINE, wire.getByte(0), "no other JVM could open a memfd pool's descriptor");
+            try (Tensor received = codec.decodeFromWire(0, wire)) {
+                assertArrayEquals(new float[] { 7, 8 }, received.toFloatArray());
+            }
+            assertEquals(64 + 64, pool.usedBytes(), "nothing was copied into the pool for the wire");
         }
     }
 }
