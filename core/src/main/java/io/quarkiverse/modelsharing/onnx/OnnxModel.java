@@ -1,5 +1,6 @@
 package io.quarkiverse.modelsharing.onnx;
 
+import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -31,6 +32,8 @@ import io.quarkiverse.modelsharing.tensor.TensorSpec;
  */
 public final class OnnxModel implements InferenceModel, AutoCloseable {
 
+    private static final System.Logger LOG = System.getLogger(OnnxModel.class.getName());
+
     private final String name;
     private final OrtEnvironment environment;
     private final OrtSession session;
@@ -40,6 +43,20 @@ public final class OnnxModel implements InferenceModel, AutoCloseable {
     /** Output shapes seen for each combination of input shapes, so that later runs can write outputs in place. */
     private final Map<String, Map<String, long[]>> outputShapes = new ConcurrentHashMap<>();
     private static final int MAX_REMEMBERED_SHAPES = 1024;
+    /**
+     * Whether runs write outputs in place into tensors shaped as {@link #outputShapes} remembers. Off for good once a
+     * pinned run fails and the same inputs run unpinned: then an output's shape depends on input values (Reshape,
+     * TopK, NonZero), and no cache keyed on input shapes can hold it.
+     * <p>
+     * Why find out by running rather than from the model's declared output shapes: a declared shape does not prove
+     * what the model produces. A symbolic dimension that shares its name with an input's is the exporter's claim,
+     * which ONNX Runtime does not check (it only warns when an output differs from its declared shape), and dimensions
+     * that no input names may still follow from input shapes alone. What ONNX Runtime does check is a pinned output:
+     * a run whose computed shape differs from the tensor given for it fails before writing into it. So a mismatch
+     * always shows, costs one extra run once per model, and the worst a false alarm (a pinned run failing for
+     * another reason) costs is the copy that pinning would have saved.
+     */
+    private volatile boolean pinOutputs = true;
 
     OnnxModel(String name, OrtEnvironment environment, OrtSession session) throws OrtException {
         this.name = name;
@@ -78,17 +95,18 @@ public final class OnnxModel implements InferenceModel, AutoCloseable {
     /**
      * Runs the model with its outputs in {@code allocator}'s memory. Once the model has run on inputs of the same
      * shapes, the output shapes are known and ONNX Runtime writes the outputs straight into tensors allocated there
-     * (pinned outputs): no copy. The first run with new shapes copies its outputs once.
+     * (pinned outputs): no copy. The first run with new shapes copies its outputs once. A model whose output shapes
+     * depend on input values (Reshape, TopK, NonZero) copies its outputs on every run from its first mismatch on.
      */
     @Override
     public InferenceResult run(Map<String, Tensor> feeds, TensorAllocator allocator) {
         checkInputs(feeds);
-        Map<String, long[]> shapes = outputShapes.get(shapeKey(feeds));
+        Map<String, long[]> shapes = pinOutputs ? outputShapes.get(shapeKey(feeds)) : null;
         if (shapes == null) {
             InferenceResult result = execute(feeds, Map.of(), allocator);
-            Map<String, long[]> learned = new LinkedHashMap<>();
-            result.asMap().forEach((name, tensor) -> learned.put(name, tensor.shape()));
-            if (outputShapes.size() < MAX_REMEMBERED_SHAPES) {
+            if (pinOutputs && outputShapes.size() < MAX_REMEMBERED_SHAPES) {
+                Map<String, long[]> learned = new LinkedHashMap<>();
+                result.asMap().forEach((name, tensor) -> learned.put(name, tensor.shape()));
                 outputShapes.putIfAbsent(shapeKey(feeds), learned);
             }
             return result;
@@ -102,8 +120,26 @@ public final class OnnxModel implements InferenceModel, AutoCloseable {
             return new InferenceResult(name, outputs);
         } catch (RuntimeException e) {
             outputs.values().forEach(Tensor::close);
-            throw e;
+            if (!(e.getCause() instanceof OrtException)) {
+                throw e;
+            }
+            return runUnpinnedAfter(e, feeds, allocator);
         }
+    }
+
+    /**
+     * Runs again without pinned outputs after a pinned run failed in ONNX Runtime. If this run succeeds, pinning was
+     * what failed, so it stops for this model; if it fails too, its failure is the model's own and is thrown.
+     */
+    private InferenceResult runUnpinnedAfter(RuntimeException pinnedFailure, Map<String, Tensor> feeds,
+            TensorAllocator allocator) {
+        InferenceResult result = execute(feeds, Map.of(), allocator);
+        pinOutputs = false;
+        outputShapes.clear();
+        LOG.log(Level.INFO, "Model ''{0}'' produced output shapes that its input shapes do not determine, so its outputs"
+                + " are copied from ONNX Runtime from now on instead of written in place; ONNX Runtime reported: {1}",
+                name, pinnedFailure.getCause().getMessage());
+        return result;
     }
 
     /**

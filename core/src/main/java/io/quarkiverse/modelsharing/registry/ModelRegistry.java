@@ -70,7 +70,8 @@ public final class ModelRegistry implements AutoCloseable {
 
     /**
      * Registers a model under {@code name}, or replaces the loader of one: a loaded model is retired (unloaded once
-     * its open handles close) and the next caller loads it from the new loader.
+     * its open handles close) and the next caller loads it from the new loader. A load in flight is superseded: what
+     * it loads is closed, and its callers get a load from the new loader.
      */
     public void register(String name, ModelLoader<?> loader) {
         if (name == null || name.isBlank()) {
@@ -162,7 +163,10 @@ public final class ModelRegistry implements AutoCloseable {
         return count;
     }
 
-    /** Makes the next caller load {@code name} afresh; open handles keep the old load until they close. */
+    /**
+     * Makes the next caller load {@code name} afresh; open handles keep the old load until they close. A load in
+     * flight is superseded: what it loads is closed, and its callers get a load started after this call.
+     */
     public void reload(String name) {
         retire(slot(name));
     }
@@ -203,7 +207,8 @@ public final class ModelRegistry implements AutoCloseable {
 
     /**
      * Unloads every model. Models that still have open handles are unloaded when the last one closes; meanwhile
-     * those handles fail with {@link ModelUnavailableException}.
+     * those handles fail with {@link ModelUnavailableException}. A load in flight closes what it loaded when it
+     * finishes, and its callers fail with {@link ModelUnavailableException}.
      */
     @Override
     public void close() {
@@ -242,12 +247,15 @@ public final class ModelRegistry implements AutoCloseable {
 
     /**
      * Loads the slot's model if no load is in flight (returning it with one reference for the caller), or waits
-     * for the load in flight and returns {@code null} so that the caller retries the fast path.
+     * for the load in flight and returns {@code null} so that the caller retries the fast path. A load that the slot
+     * was retired during installs nothing and fails no one: it is closed, and every caller retries.
      */
     private LoadedModel loadOrJoin(ModelSlot slot) {
         CompletableFuture<LoadedModel> load;
         boolean leader;
         long generation;
+        long retirements;
+        ModelLoader<?> loader;
         synchronized (slot) {
             LoadedModel current = slot.current;
             if (current != null && !current.retired && !current.isUnloaded()) {
@@ -259,6 +267,8 @@ public final class ModelRegistry implements AutoCloseable {
             }
             load = slot.loading;
             generation = leader ? ++slot.generations : 0;
+            retirements = slot.retirements;
+            loader = slot.loader;
         }
         if (!leader) {
             try {
@@ -272,27 +282,60 @@ public final class ModelRegistry implements AutoCloseable {
             }
             return null;
         }
+        LoadedModel loaded;
         try {
-            LoadedModel loaded = load(slot, generation);
-            synchronized (slot) {
-                slot.current = loaded;
-                slot.loading = null;
-                slot.lastFailure = null;
-            }
-            load.complete(loaded);
-            return loaded;
+            loaded = load(slot, loader, generation);
         } catch (RuntimeException | Error e) {
+            boolean stale;
             synchronized (slot) {
                 slot.loading = null;
-                slot.lastFailure = e;
+                stale = isStale(slot, retirements);
+                if (!stale) {
+                    slot.lastFailure = e;
+                }
+            }
+            if (stale) {
+                // Routine under churn (a full budget refuses loads that reloads overtake); a failure that lasts
+                // reaches the callers from their retry.
+                LOG.log(Level.DEBUG, "A load of model '" + slot.name + "' that a reload, a new registration or close()"
+                        + " superseded failed; its callers do not get this failure but the model as it is now", e);
+                load.complete(null);
+                return null;
             }
             load.completeExceptionally(e);
             throw e;
         }
+        boolean stale;
+        synchronized (slot) {
+            slot.loading = null;
+            stale = isStale(slot, retirements);
+            if (!stale) {
+                slot.current = loaded;
+                slot.lastFailure = null;
+            }
+        }
+        if (stale) {
+            // Installing it would serve a replaced loader or an old file, or leak it past close(): no handle has it.
+            loaded.retired = true;
+            release(loaded);
+            load.complete(null);
+            return null;
+        }
+        load.complete(loaded);
+        return loaded;
     }
 
-    private LoadedModel load(ModelSlot slot, long generation) {
-        ModelLoader<?> loader = slot.loader;
+    /**
+     * Whether the slot was retired since a load read {@code retirements}. Called under the slot's monitor, so that
+     * a retirement comes either before this check or after the load is installed, where it retires the load.
+     * {@link #close()} sets {@code closed} before it retires the slots, so a load that finishes after close() began is
+     * stale even if it started after its slot was retired.
+     */
+    private boolean isStale(ModelSlot slot, long retirements) {
+        return slot.retirements != retirements || closed;
+    }
+
+    private LoadedModel load(ModelSlot slot, ModelLoader<?> loader, long generation) {
         long bytes = loader.estimateBytes();
         admit(slot.name, bytes);
         long start = System.nanoTime();
@@ -407,6 +450,7 @@ public final class ModelRegistry implements AutoCloseable {
             instance = slot.current;
             slot.current = null;
             slot.lastFailure = null;
+            slot.retirements++;
         }
         if (instance != null) {
             instance.retired = true;

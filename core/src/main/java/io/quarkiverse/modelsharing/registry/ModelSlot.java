@@ -17,6 +17,11 @@ final class ModelSlot {
     CompletableFuture<LoadedModel> loading;
     volatile Throwable lastFailure;
     long generations;
+    /**
+     * How many times the slot was retired (registered again, reloaded, or its registry closed); a load that started
+     * at a smaller count is stale when it finishes. Guarded by {@code this}.
+     */
+    long retirements;
 
     final LongAdder hits = new LongAdder();
     final LongAdder misses = new LongAdder();

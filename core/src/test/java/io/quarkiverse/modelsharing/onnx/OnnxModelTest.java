@@ -101,6 +101,36 @@ class OnnxModelTest {
     }
 
     @Test
+    void outputShapesThatDependOnInputValuesAreRightOnEveryRun() throws Exception {
+        float[] values = { 1, 2, 3, 4, 5, 6 };
+        try (OnnxModel model = OnnxModelLoader.of("reshape", ModelSource.bytes("reshape", TinyModels.reshape())).load();
+                Tensor x = Tensor.of(values, 6)) {
+            // The same input shapes every time; only the value of 'shape' changes the output's shape.
+            for (long[] shape : List.of(new long[] { 2, 3 }, new long[] { 3, 2 }, new long[] { 6, 1 }, new long[] { 2, 3 },
+                    new long[] { 3, 2 })) {
+                try (Tensor target = Tensor.of(shape, 2); InferenceResult result = model.run(Map.of("x", x, "shape", target))) {
+                    assertArrayEquals(shape, result.get("y").shape());
+                    assertArrayEquals(values, result.get("y").toFloatArray());
+                }
+            }
+        }
+    }
+
+    @Test
+    void outputSizesThatDependOnInputValuesAreRightOnEveryRun() throws Exception {
+        try (OnnxModel model = OnnxModelLoader.of("nonzero", ModelSource.bytes("nonzero", TinyModels.nonZero())).load()) {
+            float[][] inputs = { { 0, 1, 0, 2 }, { 5, 0, 0, 0 }, { 1, 1, 1, 0 }, { 0, 1, 0, 2 }, { 0, 0, 0, 0 } };
+            long[][] expected = { { 1, 3 }, { 0 }, { 0, 1, 2 }, { 1, 3 }, {} };
+            for (int run = 0; run < inputs.length; run++) {
+                try (Tensor x = Tensor.of(inputs[run], 4); InferenceResult result = model.run(Map.of("x", x))) {
+                    assertArrayEquals(new long[] { 1, expected[run].length }, result.get("i").shape(), "run " + run);
+                    assertArrayEquals(expected[run], result.get("i").toLongArray(), "run " + run);
+                }
+            }
+        }
+    }
+
+    @Test
     void loadsFromAFileWithSessionSettingsAndWarmUp(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("affine.onnx");
         Files.write(file, TinyModels.affine());

@@ -71,4 +71,23 @@ public final class TinyModels {
                 .output("z", DType.I64, -1)
                 .build();
     }
+
+    /** y = reshape(x, shape): x F32[6], shape I64[2], y F32[?, ?] whose shape is the value of the input {@code shape}. */
+    public static byte[] reshape() {
+        return OnnxModelBuilder.create("reshape")
+                .input("x", DType.F32, 6)
+                .input("shape", DType.I64, 2)
+                .node("Reshape", List.of("x", "shape"), List.of("y"))
+                .output("y", DType.F32, -1, -1)
+                .build();
+    }
+
+    /** i = the indices of x's non-zero elements: x F32[?], i I64[1, n] for n non-zeros, so n depends on x's values. */
+    public static byte[] nonZero() {
+        return OnnxModelBuilder.create("nonzero")
+                .input("x", DType.F32, -1)
+                .node("NonZero", List.of("x"), List.of("i"))
+                .output("i", DType.I64, 1, -1)
+                .build();
+    }
 }

@@ -10,6 +10,8 @@ final class FakeLoader implements ModelLoader<FakeLoader.FakeModel> {
     final long bytes;
     final AtomicInteger loads = new AtomicInteger();
     final AtomicInteger closes = new AtomicInteger();
+    /** Opens when the first load has started, before it waits for {@link #gate}. */
+    final CountDownLatch firstLoadStarted = new CountDownLatch(1);
     volatile CountDownLatch gate;
     volatile RuntimeException failure;
 
@@ -31,6 +33,7 @@ final class FakeLoader implements ModelLoader<FakeLoader.FakeModel> {
     @Override
     public FakeModel load() throws Exception {
         loads.incrementAndGet();
+        firstLoadStarted.countDown();
         CountDownLatch latch = gate;
         if (latch != null) {
             latch.await();
@@ -42,6 +45,11 @@ final class FakeLoader implements ModelLoader<FakeLoader.FakeModel> {
         return new FakeModel(this);
     }
 
+    @Override
+    public String toString() {
+        return describe();
+    }
+
     /** A model that knows whether it was closed, to catch use after unload. */
     static final class FakeModel implements AutoCloseable {
         private final FakeLoader loader;
@@ -49,6 +57,11 @@ final class FakeLoader implements ModelLoader<FakeLoader.FakeModel> {
 
         FakeModel(FakeLoader loader) {
             this.loader = loader;
+        }
+
+        /** The loader that made this model, to tell which registration a caller was served from. */
+        FakeLoader loader() {
+            return loader;
         }
 
         /** Stands for running the model: fails if the registry closed it under a live handle. */
