@@ -35,11 +35,15 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
  *     --model embedder=/models/embedder.onnx [--model ...] [--allow-user alice ...] [--threads 2] [--queue 1024] \
  *     [--timeout 30s] [--name cpu-0] [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms]
  *     [--device cpu|cuda:N] [--intra-op-threads N] [--shm-pool-file 64M] [--dynamic-models] [--exit-when-idle 10s]
+ *     [--parent-pid N]
  * </pre>
  *
- * It prints {@code listening on <socket>} once ready and serves until it is terminated.
+ * It prints {@code listening on <socket>} once ready and serves until it is terminated, or, with {@code --parent-pid},
+ * until that process ends (the managed pool passes its own pid, so that a SIGKILLed application leaves no worker).
  */
 public final class WorkerMain {
+
+    private static final long PARENT_CHECK_MILLIS = 100;
 
     private WorkerMain() {
     }
@@ -100,6 +104,7 @@ public final class WorkerMain {
         Duration exitWhenIdle = null;
         int maxBatch = WorkerSettings.DEFAULT_MAX_BATCH;
         Duration maxDelay = WorkerSettings.DEFAULT_MAX_DELAY;
+        ProcessHandle parent = null;
         for (int i = 0; i < args.length; i++) {
             String value = i + 1 < args.length ? args[i + 1] : null;
             switch (args[i]) {
@@ -128,12 +133,16 @@ public final class WorkerMain {
                 case "--intra-op-threads" -> intraOpThreads = Integer.parseInt(require(args[i], value));
                 case "--max-batch" -> maxBatch = Integer.parseInt(require(args[i], value));
                 case "--max-delay" -> maxDelay = duration(require(args[i], value));
+                case "--parent-pid" -> parent = parent(require(args[i], value));
                 default -> throw usage("unknown option " + args[i]);
             }
             i++;
         }
         if (socket == null || (models.isEmpty() && !dynamicModels)) {
             throw usage("--socket and at least one --model (or --dynamic-models) are required");
+        }
+        if (parent != null) {
+            watchParent(parent, name); // before loading anything: a parent that dies during startup counts too
         }
         OnnxRuntimeLibrary.useSharedCopy(); // a process of its own: ONNX Runtime loads once, from the user's copy
         OnnxSessionSettings device0 = sessionFor(device);
@@ -217,6 +226,36 @@ public final class WorkerMain {
         });
     }
 
+    private static ProcessHandle parent(String pid) {
+        long id;
+        try {
+            id = Long.parseLong(pid);
+        } catch (NumberFormatException e) {
+            throw usage("--parent-pid takes a process id, not " + pid);
+        }
+        return ProcessHandle.of(id).filter(ProcessHandle::isAlive).orElseThrow(() -> new IllegalStateException(
+                "--parent-pid " + id + ": no such process; a worker with a parent serves only while its parent runs"));
+    }
+
+    /**
+     * Exits (through the shutdown hook, which closes the socket and the shared memory) once {@code parent} has ended.
+     * Linux could signal it (PR_SET_PDEATHSIG) but Java cannot ask for that, and {@code onExit()} of a process that is
+     * not a child polls ever more slowly, up to every 5 s; a check every 100 ms reads one /proc file.
+     */
+    private static void watchParent(ProcessHandle parent, String name) {
+        Thread.ofPlatform().daemon().name("worker-parent-watch").start(() -> {
+            while (parent.isAlive()) {
+                try {
+                    Thread.sleep(PARENT_CHECK_MILLIS);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+            System.err.println("worker " + name + ": its parent process " + parent.pid() + " ended; exiting");
+            System.exit(0);
+        });
+    }
+
     /** {@code 10ms}, {@code 2s}, {@code 1m}. */
     private static Duration duration(String text) {
         String lower = text.toLowerCase();
@@ -246,6 +285,6 @@ public final class WorkerMain {
     private static IllegalArgumentException usage(String problem) {
         return new IllegalArgumentException(problem + "\nusage: WorkerMain --socket PATH --model NAME=LOCATION"
                 + " [--model ...] [--allow-user USER ...] [--threads N] [--queue N] [--timeout 30s] [--name NAME]"
-                + " [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms] [--device cpu|cuda:N] [--intra-op-threads N] [--shm-pool-file 64M] [--dynamic-models] [--exit-when-idle 10s]");
+                + " [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms] [--device cpu|cuda:N] [--intra-op-threads N] [--shm-pool-file 64M] [--dynamic-models] [--exit-when-idle 10s] [--parent-pid N]");
     }
 }

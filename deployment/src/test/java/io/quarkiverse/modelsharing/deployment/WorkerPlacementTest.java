@@ -91,6 +91,10 @@ class WorkerPlacementTest {
             assertEquals(local.inputs(), remote.inputs());
         }
         given().get("/q/health/ready").then().statusCode(200).body("checks[0].data.'worker cpu#0'", equalTo("up"));
+        String[] arguments = ProcessHandle.of(workers.pids().get(0)).orElseThrow().info().arguments().orElseThrow();
+        assertEquals(Long.toString(ProcessHandle.current().pid()),
+                arguments[List.of(arguments).indexOf("--parent-pid") + 1],
+                "the worker watches this application, to leave with it even if it is killed");
         given().get("/q/metrics").then().statusCode(200)
                 .body(containsString("model_sharing_worker_requests_seconds_count"))
                 .body(containsString("model_sharing_worker_queue "))

@@ -125,6 +125,13 @@ public interface ModelSharingConfig {
          */
         @WithDefault("60s")
         Duration startTimeout();
+
+        /**
+         * How long a restarted managed worker must stay up before its restart delay starts again from 100 ms. A worker
+         * that dies sooner, e.g. right after it said it listens, waits twice as long before each next start, up to 5 s.
+         */
+        @WithDefault("10s")
+        Duration stablePeriod();
     }
 
     enum WorkerMode {

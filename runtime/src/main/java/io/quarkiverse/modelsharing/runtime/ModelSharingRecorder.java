@@ -143,7 +143,8 @@ public class ModelSharingRecorder {
                     Integer.toString(workers.queue()), "--max-batch", Integer.toString(workers.maxBatch()), "--max-delay",
                     workers.maxDelay().toMillis() + "ms", "--timeout", workers.timeout().toSeconds() + "s");
             pool = WorkerPool.managed(workers.devices(), workers.perDevice(), placed, options,
-                    all.sharedMemory().directory(), allocator.getValue(), workers.startTimeout(), workers.timeout());
+                    all.sharedMemory().directory(), allocator.getValue(), workers.startTimeout(), workers.timeout(),
+                    workers.stablePeriod());
         }
         shutdown.addShutdownTask(pool::close);
         // A model that cannot load fails startup here; the shutdown task above then stops the workers.

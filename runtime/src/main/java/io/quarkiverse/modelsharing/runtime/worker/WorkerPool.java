@@ -1,8 +1,6 @@
 package io.quarkiverse.modelsharing.runtime.worker;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.URISyntaxException;
 import java.net.URL;
 import java.nio.file.Files;
@@ -20,10 +18,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
-
-import org.jboss.logging.Logger;
 
 import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
@@ -39,17 +34,17 @@ import io.quarkiverse.modelsharing.worker.WorkerMain;
  */
 public final class WorkerPool implements AutoCloseable {
 
-    private static final Logger LOG = Logger.getLogger(WorkerPool.class);
-    private static final Duration MAX_BACKOFF = Duration.ofSeconds(5);
+    /** The first delay before restarting a worker that died, doubled for each start that did not stay up. */
+    static final Duration FIRST_BACKOFF = Duration.ofMillis(100);
+    static final Duration MAX_BACKOFF = Duration.ofSeconds(5);
 
-    private final List<Managed> managed = new ArrayList<>();
+    private final List<ManagedWorker> managed = new ArrayList<>();
     private final Map<String, String> remoteNames = new LinkedHashMap<>();
     /** Models every worker loads as soon as it is connected, at startup and again after a restart. */
     private volatile List<String> eager = List.of();
     private volatile Duration eagerTimeout = Duration.ZERO;
     private final List<WorkerConnection> connections = new ArrayList<>();
     private final AtomicInteger next = new AtomicInteger();
-    private final AtomicLong restarts = new AtomicLong();
     private final LongAdder requests = new LongAdder();
     private final LongAdder requestNanos = new LongAdder();
     private final String description;
@@ -58,7 +53,6 @@ public final class WorkerPool implements AutoCloseable {
     private final Object statusLock = new Object();
     private StatusReading statusReading; // guarded by statusLock
     private Path socketDirectory;
-    private volatile boolean closed;
 
     private WorkerPool(String description) {
         this.description = description;
@@ -103,13 +97,15 @@ public final class WorkerPool implements AutoCloseable {
 
     /**
      * Starts {@code perDevice} workers on each device, serving {@code models} (name to configured location), and
-     * waits until each listens.
+     * waits until each listens. A worker that dies is started again after a delay that doubles from
+     * {@link #FIRST_BACKOFF} to {@link #MAX_BACKOFF} until a start stays up for {@code stablePeriod}. Each worker
+     * watches this process and leaves when it ends, even by SIGKILL.
      *
      * @throws ModelSharingException if a worker cannot start, with what it said
      */
     public static WorkerPool managed(List<String> devices, int perDevice, Map<String, String> models,
-            List<String> workerOptions,
-            Path shmRoot, TensorAllocator allocator, Duration startTimeout, Duration timeout) {
+            List<String> workerOptions, Path shmRoot, TensorAllocator allocator, Duration startTimeout, Duration timeout,
+            Duration stablePeriod) {
         WorkerPool pool = new WorkerPool("managed workers on " + devices);
         try {
             // Unix socket paths are limited to 108 bytes: keep them short, in the user's private (0700) directory.
@@ -121,8 +117,10 @@ public final class WorkerPool implements AutoCloseable {
             for (String device : devices) {
                 for (int i = 0; i < perDevice; i++) {
                     Path socket = pool.socketDirectory.resolve(device.replace(':', '-') + "-" + i + ".sock");
-                    Managed worker = pool.new Managed(device, i, socket, command(device, i, socket, classpath, locations,
-                            workerOptions, shmRoot), startTimeout);
+                    ManagedWorker worker = new ManagedWorker(device, i, socket,
+                            command(device, i, socket, classpath, locations, workerOptions, shmRoot), startTimeout,
+                            new Backoff(FIRST_BACKOFF, MAX_BACKOFF, stablePeriod), ProcessBuilder::start, delay -> {
+                            });
                     pool.managed.add(worker);
                     worker.start();
                     pool.connections.add(new WorkerConnection(() -> socket, allocator, clientName(), startTimeout,
@@ -181,12 +179,12 @@ public final class WorkerPool implements AutoCloseable {
 
     /** Process ids of the managed workers now running (empty in external mode). */
     public List<Long> pids() {
-        return managed.stream().map(worker -> worker.process).filter(p -> p != null && p.isAlive()).map(Process::pid).toList();
+        return managed.stream().map(ManagedWorker::pid).filter(pid -> pid >= 0).toList();
     }
 
     /** Restarts of managed workers since the application started. */
     public long restarts() {
-        return restarts.get();
+        return managed.stream().mapToLong(ManagedWorker::restarts).sum();
     }
 
     /** Records one request's round trip, for the latency meter. */
@@ -249,8 +247,8 @@ public final class WorkerPool implements AutoCloseable {
         if (managed.isEmpty() && !connections.isEmpty()) {
             status.put(description, isUp(connections.get(0)));
         }
-        for (Managed worker : managed) {
-            status.put(worker.device + "#" + worker.index, worker.process != null && worker.process.isAlive());
+        for (ManagedWorker worker : managed) {
+            status.put(worker.name(), worker.isUp());
         }
         return status;
     }
@@ -266,11 +264,8 @@ public final class WorkerPool implements AutoCloseable {
 
     @Override
     public void close() {
-        closed = true;
         connections.forEach(WorkerConnection::close);
-        for (Managed worker : managed) {
-            worker.stop();
-        }
+        managed.forEach(ManagedWorker::close);
         if (socketDirectory != null) {
             try (var files = Files.list(socketDirectory)) {
                 files.forEach(file -> file.toFile().delete());
@@ -281,107 +276,11 @@ public final class WorkerPool implements AutoCloseable {
         }
     }
 
-    /** One managed worker process and its supervision. */
-    private final class Managed {
-        final String device;
-        final int index;
-        final Path socket;
-        final ProcessBuilder command;
-        final Duration startTimeout;
-        volatile Process process;
-        private long backoffMillis = 100;
-
-        Managed(String device, int index, Path socket, ProcessBuilder command, Duration startTimeout) {
-            this.device = device;
-            this.index = index;
-            this.socket = socket;
-            this.command = command;
-            this.startTimeout = startTimeout;
-        }
-
-        void start() throws IOException {
-            Process started = command.start();
-            BufferedReader out = new BufferedReader(new InputStreamReader(started.getInputStream()));
-            CompletableFuture<String> ready = CompletableFuture.supplyAsync(() -> {
-                try {
-                    return out.readLine();
-                } catch (IOException e) {
-                    return null;
-                }
-            });
-            String line;
-            try {
-                line = ready.get(startTimeout.toMillis(), TimeUnit.MILLISECONDS);
-            } catch (Exception e) {
-                line = null;
-            }
-            if (line == null || !line.contains("listening on")) {
-                String said = "";
-                try {
-                    started.waitFor(2, TimeUnit.SECONDS);
-                    if (!started.isAlive()) {
-                        said = new String(started.getErrorStream().readAllBytes()).trim();
-                    }
-                } catch (IOException | InterruptedException e) {
-                    // nothing more to learn from it
-                }
-                started.destroyForcibly();
-                throw new ModelSharingException("The model worker for " + device + " did not start: "
-                        + (said.isEmpty() ? "it said nothing within " + startTimeout.toSeconds() + " s" : said));
-            }
-            process = started;
-            LOG.infof("Model worker %s#%d (pid %d) serves on %s", device, index, started.pid(), socket);
-            started.onExit().thenRun(() -> restartLater(started));
-        }
-
-        private void restartLater(Process exited) {
-            if (closed || exited != process) {
-                return;
-            }
-            LOG.warnf("Model worker %s#%d (pid %d) exited with %d; restarting in %d ms", device, index, exited.pid(),
-                    exited.exitValue(), backoffMillis);
-            long wait = backoffMillis;
-            backoffMillis = Math.min(backoffMillis * 2, MAX_BACKOFF.toMillis());
-            Thread.ofVirtual().start(() -> {
-                try {
-                    Thread.sleep(wait);
-                    if (!closed) {
-                        start();
-                        restarts.incrementAndGet();
-                        backoffMillis = 100;
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                } catch (IOException | RuntimeException e) {
-                    LOG.errorf("Restarting model worker %s#%d failed: %s", device, index, e.getMessage());
-                    restartLater(exited);
-                }
-            });
-        }
-
-        void stop() {
-            Process running = process;
-            process = null;
-            if (running != null && running.isAlive()) {
-                running.destroy(); // SIGTERM: the worker closes its socket and its shared memory
-                try {
-                    if (!running.waitFor(5, TimeUnit.SECONDS)) {
-                        running.destroyForcibly();
-                        running.waitFor(5, TimeUnit.SECONDS);
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    running.destroyForcibly();
-                }
-            }
-        }
-    }
-
     private static ProcessBuilder command(String device, int index, Path socket, Set<String> classpath,
             Map<String, String> models, List<String> options, Path shmRoot) {
         List<String> command = new ArrayList<>(WorkerMain.command(classpath));
         command.addAll(List.of("--socket", socket.toString(), "--name", device + "#" + index, "--device", device,
-                "--shm-dir", shmRoot.toString()));
+                "--shm-dir", shmRoot.toString(), "--parent-pid", Long.toString(ProcessHandle.current().pid())));
         models.forEach((name, location) -> command.addAll(List.of("--model", name + "=" + location)));
         command.addAll(options);
         ProcessBuilder builder = new ProcessBuilder(command);
