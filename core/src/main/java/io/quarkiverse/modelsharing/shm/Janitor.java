@@ -8,6 +8,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.BooleanSupplier;
 
 /**
  * Removes the named pool files of processes that are gone. A live owner holds an open-file-description lock on each of
@@ -20,12 +21,15 @@ final class Janitor {
     private static final System.Logger LOG = System.getLogger(Janitor.class.getName());
 
     private final Path directory;
+    private final BooleanSupplier hasFiles;
     /** Names already reported as not ours, so that each is said once, not every period. */
     private final Set<String> skipped = ConcurrentHashMap.newKeySet();
     private volatile boolean missingReported;
 
-    Janitor(Path directory) {
+    /** @param hasFiles whether this process has named pool files in the directory (so that it must exist) */
+    Janitor(Path directory, BooleanSupplier hasFiles) {
         this.directory = directory;
+        this.hasFiles = hasFiles;
     }
 
     /** Deletes the pool files in the directory that no live process holds; returns how many. */
@@ -50,10 +54,11 @@ final class Janitor {
                 }
             }
         } catch (NoSuchFileException e) {
-            if (!missingReported) {
+            // The last process that used it removes the empty directory: normal, unless this one has files there.
+            if (hasFiles.getAsBoolean() && !missingReported) {
                 missingReported = true;
-                LOG.log(Level.WARNING, "The shared-memory directory " + directory + " was removed; it is made again when"
-                        + " this process next needs a named pool file");
+                LOG.log(Level.WARNING, "The shared-memory directory " + directory + " was removed with this process's"
+                        + " pool files in it; it is made again when this process next needs a named pool file");
             }
         } catch (IOException e) {
             LOG.log(Level.WARNING, "Cannot sweep " + directory + " for the pools of dead processes: " + e);

@@ -24,6 +24,7 @@ final class Libc {
     static final int O_EXCL = 0200;
     static final int O_CLOEXEC = 02000000;
     static final int ENOSPC = 28;
+    static final int ENOENT = 2;
     static final int EINVAL = 22;
 
     static final int MFD_CLOEXEC = 1;

@@ -71,12 +71,16 @@ final class PoolFile implements AutoCloseable {
      * Creates a named pool file in {@code directory}, for readers without a socket. It is made under a temporary name,
      * locked, reserved and only then renamed into place, so that the janitor never sees a pool file without its lock.
      */
-    static PoolFile createNamed(Path directory, long size) {
-        for (;;) {
+    static PoolFile createNamed(SharedMemorySettings settings, long size) {
+        for (int attempt = 0;; attempt++) {
+            Path directory = settings.prepareDirectory(); // again if the last process that used it removed it
             String id = randomId();
             Path creating = directory.resolve(".pool-" + id + ".tmp");
             Path path = directory.resolve("pool-" + id + ".shm");
             int fd = Libc.open(creating, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL, MODE_0600);
+            if (fd == -Libc.ENOENT && attempt < 3) {
+                continue;
+            }
             if (fd < 0) {
                 throw new SharedMemoryException("Cannot create shared-memory pool " + creating + ": errno " + -fd);
             }
@@ -88,8 +92,12 @@ final class PoolFile implements AutoCloseable {
                 try {
                     Files.move(creating, path, StandardCopyOption.ATOMIC_MOVE);
                 } catch (NoSuchFileException e) {
-                    // a janitor took it for a crashed creation before it was locked: make another
+                    // a janitor took it for a crashed creation before it was locked, or the directory went: again
                     Libc.close(fd);
+                    if (attempt >= 3) {
+                        throw new SharedMemoryException("Cannot create shared-memory pool " + path + ": it kept"
+                                + " vanishing");
+                    }
                     continue;
                 }
                 return mapped(id, path, fd, size);

@@ -60,4 +60,35 @@ public final class PrivateDirectory {
         Files.setPosixFilePermissions(directory, OWNER_ONLY);
         return directory;
     }
+
+    /**
+     * Removes {@code directory} if it is empty: the last process that used the per-user directory takes it away. A
+     * directory that holds anything (another process's pool file or socket) stays, since the kernel refuses to remove
+     * it; a process that prepared it and finds it gone makes it again.
+     */
+    public static void removeIfEmpty(Path directory) {
+        try {
+            Files.deleteIfExists(directory);
+        } catch (IOException e) {
+            // not empty: in use
+        }
+    }
+
+    /** Prepares {@code directory} and makes {@code child} in it, again if another process removed it meanwhile. */
+    public static Path prepareChild(Path directory, String child) throws IOException {
+        for (int attempt = 0;; attempt++) {
+            prepare(directory);
+            try {
+                Path made = directory.resolve(child);
+                if (!Files.isDirectory(made, LinkOption.NOFOLLOW_LINKS)) {
+                    Files.createDirectory(made, PosixFilePermissions.asFileAttribute(OWNER_ONLY));
+                }
+                return made;
+            } catch (java.nio.file.NoSuchFileException e) {
+                if (attempt >= 3) {
+                    throw e;
+                }
+            }
+        }
+    }
 }

@@ -61,7 +61,7 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
         if (settings.namedFiles()) {
             // Named files need sweeping; memfd pools take back released blocks when they next allocate, and need no
             // thread of their own (a worker has one pool per connection).
-            this.sweeper = new Janitor(directory);
+            this.sweeper = new Janitor(directory, () -> !files.isEmpty());
             sweeper.sweep();
             this.janitor = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon()
                     .name("shared-memory-janitor").factory());
@@ -280,7 +280,10 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
         files.forEach(PoolFile::close);
         files.clear();
         // Views of other processes' named pools still open keep their mappings until they close. The per-user
-        // directory stays: other processes may be using it, and it is empty and private.
+        // directory goes if nothing is left in it (the kernel refuses while another process has a file there).
+        if (settings.namedFiles()) {
+            PrivateDirectory.removeIfEmpty(directory);
+        }
     }
 
     private PoolBlockStorage reserve(long length, Runnable onFree) {
@@ -354,9 +357,7 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
         if (!settings.namedFiles()) {
             file = PoolFile.createMemfd(size);
         } else {
-            // another process may have removed the directory by hand: make it again
-            settings.prepareDirectory();
-            file = PoolFile.createNamed(directory, size);
+            file = PoolFile.createNamed(settings, size);
         }
         files.add(file);
         mappedBytes += size;

@@ -29,6 +29,7 @@ import io.quarkiverse.modelsharing.protocol.UnixServerSocket;
 import io.quarkiverse.modelsharing.protocol.UnixSocket;
 import io.quarkiverse.modelsharing.registry.ModelNotFoundException;
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
+import io.quarkiverse.modelsharing.shm.PrivateDirectory;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 import io.quarkiverse.modelsharing.tensor.TensorException;
 
@@ -160,6 +161,10 @@ public final class WorkerServer implements AutoCloseable {
         executor.shutdownNow();
         readers.shutdownNow();
         Files.deleteIfExists(settings.socket());
+        Path directory = settings.socket().toAbsolutePath().getParent();
+        if (directory != null && directory.getFileName().toString().startsWith("quarkus-model-sharing-")) {
+            PrivateDirectory.removeIfEmpty(directory); // a socket in the per-user directory: the last one out removes it
+        }
         // Runs in progress end before whoever owns the registry and the pool closes them under a running model.
         try {
             if (!runSlots.tryAcquire(settings.threads(), 30, TimeUnit.SECONDS)) {

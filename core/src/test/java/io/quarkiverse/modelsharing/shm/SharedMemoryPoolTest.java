@@ -52,7 +52,7 @@ class SharedMemoryPoolTest {
     }
 
     @Test
-    void namedFilesArePrivateUnguessableAndTheDirectoryStays() throws Exception {
+    void namedFilesArePrivateUnguessableAndTheDirectoryGoesWhenEmpty() throws Exception {
         try (SharedMemoryPool pool = SharedMemoryPool.open(shm.namedSettings(MIB, 4 * MIB));
                 Tensor t = pool.allocate(DType.U8, 10)) {
             Path dir = pool.directory();
@@ -66,8 +66,24 @@ class SharedMemoryPoolTest {
             }
         }
         assertEquals(0, shm.poolFiles(), "closing the pool deletes its files");
-        assertTrue(Files.isDirectory(shm.root.resolve("quarkus-model-sharing-" + PrivateDirectory.uid())),
-                "the per-user directory stays: another process may be about to use it");
+        assertTrue(!Files.exists(shm.root.resolve("quarkus-model-sharing-" + PrivateDirectory.uid())),
+                "and the per-user directory, once empty");
+        try (SharedMemoryPool first = SharedMemoryPool.open(shm.namedSettings(MIB, 4 * MIB));
+                SharedMemoryPool second = SharedMemoryPool.open(shm.namedSettings(MIB, 4 * MIB))) {
+            Tensor kept = second.allocate(DType.U8, 10);
+            first.allocate(DType.U8, 10).close();
+            first.close();
+            assertTrue(Files.isDirectory(second.directory()), "a directory another pool has files in stays");
+            kept.close();
+            second.close();
+            assertTrue(!Files.exists(second.directory()), "the last pool to close takes it away");
+        }
+        try (SharedMemoryPool late = SharedMemoryPool.open(shm.namedSettings(MIB, 4 * MIB))) {
+            PrivateDirectory.removeIfEmpty(late.directory()); // another process's last pool closed meanwhile
+            try (Tensor t = late.allocate(DType.U8, 10)) {
+                assertEquals(1, shm.poolFiles(), "the directory was made again for the new pool file");
+            }
+        }
     }
 
     @Test

@@ -22,6 +22,7 @@ import java.util.concurrent.atomic.LongAdder;
 
 import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
+import io.quarkiverse.modelsharing.shm.PrivateDirectory;
 import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 import io.quarkiverse.modelsharing.worker.WorkerClient;
@@ -109,8 +110,8 @@ public final class WorkerPool implements AutoCloseable {
         WorkerPool pool = new WorkerPool("managed workers on " + devices);
         try {
             // Unix socket paths are limited to 108 bytes: keep them short, in the user's private (0700) directory.
-            Path userDirectory = SharedMemorySettings.defaults().withRoot(shmRoot).prepareDirectory();
-            pool.socketDirectory = Files.createDirectories(userDirectory.resolve("workers-" + ProcessHandle.current().pid()));
+            pool.socketDirectory = PrivateDirectory.prepareChild(SharedMemorySettings.defaults().withRoot(shmRoot)
+                    .directory(), "workers-" + ProcessHandle.current().pid());
             Set<String> classpath = new LinkedHashSet<>(WorkerMain.classpath());
             Map<String, String> locations = new LinkedHashMap<>();
             models.forEach((name, location) -> locations.put(name, resolve(location, classpath)));
@@ -273,6 +274,7 @@ public final class WorkerPool implements AutoCloseable {
                 // best effort
             }
             socketDirectory.toFile().delete();
+            PrivateDirectory.removeIfEmpty(socketDirectory.getParent());
         }
     }
 
