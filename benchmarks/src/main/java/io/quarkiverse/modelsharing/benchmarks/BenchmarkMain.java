@@ -77,18 +77,21 @@ public final class BenchmarkMain {
             Collection<RunResult> results = new Runner(options(HandOffBenchmark.class).warmupIterations(2)
                     .measurementIterations(3).warmupTime(TimeValue.seconds(1)).measurementTime(TimeValue.seconds(2))
                     .jvmArgsAppend("-Xmx6g").build()).run();
-            report.append("hand-off, microseconds per tensor (same process: per consumer; across: descriptor to view):\n");
-            report.append(String.format(Locale.ROOT, "   %-10s %12s %12s %14s %14s %10s%n", "size", "ours same", "ours across",
-                    "Buffer copy", "serialization", "ratio*"));
+            report.append("hand-off, microseconds per tensor (same process: per consumer; across: descriptor to view of a"
+                    + " named pool; memfd: descriptor to view of a pool sent over a connection):\n");
+            report.append(String.format(Locale.ROOT, "   %-10s %12s %12s %12s %14s %14s %10s%n", "size", "ours same",
+                    "ours across", "ours memfd", "Buffer copy", "serialization", "ratio*"));
             for (String bytes : List.of("1024", "1048576", "67108864", "1073741824")) {
                 double same = score(results, "oursSameProcessReference", bytes);
                 double across = score(results, "oursAcrossProcessesDescriptor", bytes);
+                double memfd = score(results, "oursOverAConnectionMemfdView", bytes);
                 double copy = score(results, "baselineVertxBufferCopy", bytes);
                 double serial = score(results, "baselineJavaSerialization", bytes);
-                report.append(String.format(Locale.ROOT, "   %-10s %12.3f %12.3f %14.3f %14.3f %9.5fx%n", human(bytes), same,
-                        across, copy, serial, Math.max(same, across) / copy));
+                report.append(String.format(Locale.ROOT, "   %-10s %12.3f %12.3f %12.3f %14.3f %14.3f %9.5fx%n",
+                        human(bytes), same, across, memfd, copy, serial, Math.max(same, Math.max(across, memfd)) / copy));
             }
-            report.append("   * ours (the slower of the two) / Vert.x Buffer copy; target: ours under 10 us at every size\n");
+            report.append("   * ours (the slowest of the three) / Vert.x Buffer copy; target: ours under 10 us at every"
+                    + " size\n");
         }
         if (suites.contains("write")) {
             Collection<RunResult> results = new Runner(options(PoolWriteBenchmark.class).warmupIterations(3)

@@ -27,7 +27,8 @@ public final class DescriptorHolder {
             largest = Math.max(largest, Long.parseLong(args[i]));
         }
         long total = 2 * largest + (256L << 20);
-        SharedMemorySettings settings = new SharedMemorySettings(Path.of(args[0]), 64L << 20, total, Duration.ofSeconds(1));
+        SharedMemorySettings settings = new SharedMemorySettings(Path.of(args[0]), 64L << 20, total, Duration.ofSeconds(1),
+                true);
         List<Tensor> tensors = new ArrayList<>();
         try (SharedMemoryPool pool = SharedMemoryPool.open(settings)) {
             for (int i = 1; i < args.length; i++) {

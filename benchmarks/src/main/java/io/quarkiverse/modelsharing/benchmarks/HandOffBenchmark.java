@@ -22,7 +22,9 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
 import io.quarkiverse.modelsharing.runtime.eventbus.TensorMessageCodec;
+import io.quarkiverse.modelsharing.shm.PeerPools;
 import io.quarkiverse.modelsharing.shm.SharedMemoryPool;
+import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
 import io.quarkiverse.modelsharing.shm.TensorDescriptor;
 import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkiverse.modelsharing.tensor.Tensor;
@@ -33,8 +35,11 @@ import io.vertx.core.buffer.Buffer;
  * <ul>
  * <li>same process: what the event bus does per consumer with our codec ({@code transform}: a retained read-only
  * view), with Vert.x's {@code Buffer} codec (a copy of the bytes), and with Java serialization;</li>
- * <li>across processes: decoding a descriptor that another JVM wrote and opening the view of its memory (the pool
- * mapped once, as a long-lived receiver has it).</li>
+ * <li>across processes: decoding a descriptor that another JVM wrote and opening the view of its memory (its named
+ * pool file mapped once, as a long-lived receiver has it);</li>
+ * <li>over a worker connection: opening the view of a memfd pool that the peer sent as a file descriptor (what a
+ * worker does for each input, and a client for each output: the same {@code PeerPools} code a socket peer uses,
+ * given this process's own pool).</li>
  * </ul>
  * The event bus's own dispatch is the same for all three and is not part of the figure.
  */
@@ -54,10 +59,14 @@ public class HandOffBenchmark {
     private final TensorMessageCodec codec = new TensorMessageCodec();
     private Process producer;
     private byte[] foreignDescriptor;
+    private SharedMemoryPool memfdPool;
+    private Tensor memfdTensor;
+    private PeerPools peer;
+    private byte[] peerDescriptor;
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
-        shm = new BenchmarkShm(64L << 20, 3L << 30);
+        shm = new BenchmarkShm(64L << 20, 3L << 30, true);
         pool = shm.pool;
         TensorMessageCodec.configure(pool, Duration.ofSeconds(30));
         tensor = pool.allocate(DType.F32, bytes / 4);
@@ -67,6 +76,13 @@ public class HandOffBenchmark {
         String line = new BufferedReader(new InputStreamReader(producer.getInputStream())).readLine();
         foreignDescriptor = HexFormat.of().parseHex(line);
         pool.open(TensorDescriptor.decode(foreignDescriptor)).close(); // map the other process's pool once
+        memfdPool = SharedMemoryPool.open(new SharedMemorySettings(shm.root, 64L << 20, 3L << 30, Duration.ofSeconds(1)));
+        memfdTensor = memfdPool.allocate(DType.U8, bytes);
+        TensorDescriptor described = memfdPool.describe(memfdTensor);
+        peer = new PeerPools("benchmark peer", 16);
+        peer.accept(described.poolId(), memfdPool.descriptorForPeer(described.poolId()),
+                memfdPool.poolBytes(described.poolId()));
+        peerDescriptor = described.encode();
     }
 
     @TearDown(Level.Trial)
@@ -74,6 +90,9 @@ public class HandOffBenchmark {
         producer.getOutputStream().close();
         producer.waitFor(30, TimeUnit.SECONDS);
         tensor.close();
+        peer.close();
+        memfdTensor.close();
+        memfdPool.close();
         shm.close();
     }
 
@@ -87,6 +106,13 @@ public class HandOffBenchmark {
     @Benchmark
     public long oursAcrossProcessesDescriptor() {
         try (Tensor received = pool.open(TensorDescriptor.decode(foreignDescriptor))) {
+            return received.byteSize();
+        }
+    }
+
+    @Benchmark
+    public long oursOverAConnectionMemfdView() {
+        try (Tensor received = peer.open(TensorDescriptor.decode(peerDescriptor), null)) {
             return received.byteSize();
         }
     }
