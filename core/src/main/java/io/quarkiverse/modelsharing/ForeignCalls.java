@@ -77,6 +77,9 @@ public final class ForeignCalls {
     /** {@code int getsockopt(int, int, int, void*, socklen_t*)}: the peer's credentials (SO_PEERCRED). */
     public static final Downcall GETSOCKOPT = new Downcall("getsockopt", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT,
             JAVA_INT, ADDRESS, ADDRESS), Linker.Option.captureCallState("errno"));
+    /** {@code int poll(struct pollfd*, nfds_t, int)}: read timeouts, and the flusher of stalled peers' output. */
+    public static final Downcall POLL = new Downcall("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT),
+            Linker.Option.captureCallState("errno"));
     /** A DLPack deleter, {@code void (*)(DLManagedTensorVersioned*)}, called through the pointer in the struct. */
     public static final Downcall DLPACK_DELETER = new Downcall(null, FunctionDescriptor.ofVoid(ADDRESS));
     /** Our own DLPack deleter, which C code calls back into Java. */
@@ -101,7 +104,7 @@ public final class ForeignCalls {
     public static List<Downcall> downcalls() {
         return List.of(ALIGNED_ALLOC, FREE, OPEN, CLOSE, POSIX_FALLOCATE, MEMFD_CREATE, FCNTL_INT, FCNTL_POINTER, MMAP,
                 MUNMAP, LSEEK, SOCKET, CONNECT, BIND, LISTEN, ACCEPT4, SENDMSG, RECVMSG, SHUTDOWN, GETSOCKOPT,
-                DLPACK_DELETER);
+                POLL, DLPACK_DELETER);
     }
 
     public static List<FunctionDescriptor> upcalls() {

@@ -41,7 +41,7 @@ import io.quarkiverse.modelsharing.tensor.TensorSpec;
  *   status reply     u16 count, count x (string name, string value)
  *   share pool       16 bytes pool id, u64 pool bytes; the pool's file descriptor comes with the frame's first byte
  *   release, status, heartbeat, cancel: empty
- * string: u16 byte length (at most 4096), UTF-8
+ * string: u16 byte length (at most 4096), UTF-8; an error message or status value past it is cut, ending in "..."
  * spec: string name, u8 dtype (ONNX code), u8 rank, rank x i64 dimension (-1: free)
  * tensor: string name, u8 kind; kind 1: u16 length + a shared-memory descriptor;
  *         kind 0 (inline): u8 dtype (ONNX code), u8 rank, rank x i64 shape, u32 byte length, the bytes
@@ -107,14 +107,18 @@ public final class FrameCodec {
                 yield RESULT;
             }
             case Frame.Error e -> {
-                payload.u8(e.code().ordinal()).string(e.message());
+                payload.u8(e.code().ordinal()).text(e.message());
                 yield ERROR;
             }
             case Frame.Release r -> RELEASE;
             case Frame.Status s -> STATUS;
             case Frame.StatusReply s -> {
+                if (s.values().size() > MAX_STATUS_VALUES) {
+                    throw new ProtocolException(s.values().size() + " status values exceed the bound of "
+                            + MAX_STATUS_VALUES);
+                }
                 payload.u16(s.values().size());
-                s.values().forEach((name, value) -> payload.string(name).string(value));
+                s.values().forEach((name, value) -> payload.text(name).text(value));
                 yield STATUS_REPLY;
             }
             case Frame.Heartbeat h -> HEARTBEAT;
@@ -239,6 +243,22 @@ public final class FrameCodec {
             }
             room(2 + bytes.length).buffer.putShort((short) bytes.length).put(bytes);
             return this;
+        }
+
+        /**
+         * A string that says something to a person (an error message, a status value): one past the bound is cut at a
+         * character boundary and ends with "...", so that a long list of models never breaks a reply.
+         */
+        Writer text(String value) {
+            byte[] bytes = value.getBytes(StandardCharsets.UTF_8);
+            if (bytes.length <= MAX_STRING_BYTES) {
+                return string(value);
+            }
+            int end = MAX_STRING_BYTES - 3;
+            while (end > 0 && (bytes[end] & 0xC0) == 0x80) {
+                end--; // not in the middle of a character
+            }
+            return string(new String(bytes, 0, end, StandardCharsets.UTF_8) + "...");
         }
 
         Writer specs(List<TensorSpec> specs) {

@@ -33,8 +33,13 @@ public final class UnixServerSocket implements AutoCloseable {
         this.path = path;
     }
 
-    /** Binds {@code path} (which must not exist) with owner-only permissions and listens. */
+    /** Binds {@code path} with owner-only permissions and listens; a file already there is replaced. */
     public static UnixServerSocket bind(Path path, int backlog) throws IOException {
+        return bind(path, backlog, "rw-------");
+    }
+
+    /** Binds {@code path} with {@code permissions} (as {@code ls} shows them) and listens. */
+    public static UnixServerSocket bind(Path path, int backlog, String permissions) throws IOException {
         int fd = UnixSocket.socket();
         Path binding = path.resolveSibling("." + path.getFileName() + "." + ProcessHandle.current().pid() + ".binding");
         try (Arena call = Arena.ofConfined()) {
@@ -43,7 +48,7 @@ public final class UnixServerSocket implements AutoCloseable {
             if ((int) BIND.invokeExact(state, fd, UnixSocket.address(call, binding), UnixSocket.SOCKADDR_BYTES) < 0) {
                 throw new IOException("Cannot bind " + path + ": " + UnixSocket.describe(ForeignCalls.errno(state)));
             }
-            Files.setPosixFilePermissions(binding, PosixFilePermissions.fromString("rw-------"));
+            Files.setPosixFilePermissions(binding, PosixFilePermissions.fromString(permissions));
             Files.move(binding, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             if ((int) LISTEN.invokeExact(state, fd, backlog) < 0) {
                 throw new IOException("Cannot listen on " + path + ": " + UnixSocket.describe(ForeignCalls.errno(state)));

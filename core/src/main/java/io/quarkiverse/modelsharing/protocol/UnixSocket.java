@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.net.SocketTimeoutException;
 import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.charset.StandardCharsets;
@@ -36,6 +37,9 @@ public final class UnixSocket implements AutoCloseable {
     private static final int SCM_RIGHTS = 1;
     private static final int SO_PEERCRED = 17;
     private static final int MSG_NOSIGNAL = 0x4000;
+    private static final int MSG_DONTWAIT = 0x40;
+    static final int EAGAIN = 11;
+    static final short POLLIN = 1, POLLOUT = 4;
     private static final int MSG_CTRUNC = 0x8;
     private static final int MSG_CMSG_CLOEXEC = 0x40000000;
     private static final int SHUT_RDWR = 2;
@@ -55,6 +59,8 @@ public final class UnixSocket implements AutoCloseable {
     static final MethodHandle SHUTDOWN = ForeignCalls.SHUTDOWN.link();
     static final MethodHandle CLOSE = ForeignCalls.CLOSE.link();
     private static final MethodHandle GETSOCKOPT = ForeignCalls.GETSOCKOPT.link();
+    static final MethodHandle POLL = ForeignCalls.POLL.link();
+    private static final MethodHandle FCNTL = ForeignCalls.FCNTL_INT.link();
 
     /** The peer's process, user and group, as the kernel saw them when the connection was made. */
     public record Credentials(long pid, int uid, int gid) {
@@ -65,6 +71,7 @@ public final class UnixSocket implements AutoCloseable {
     private final MemorySegment readMessage = arena.allocate(MESSAGE_BYTES, 8);
     private final MemorySegment writeMessage = arena.allocate(MESSAGE_BYTES, 8);
     private final MemorySegment readState = ForeignCalls.callState(arena);
+    private final MemorySegment readPoll = arena.allocate(8, 4);
     private final MemorySegment writeState = ForeignCalls.callState(arena);
     private final ArrayDeque<Integer> received = new ArrayDeque<>();
     /** Calls in progress, plus {@link #CLOSED} once closing began. */
@@ -155,8 +162,20 @@ public final class UnixSocket implements AutoCloseable {
      * stream. Descriptors that arrive with them are kept for {@link #takeDescriptor()}.
      */
     public int read(MemorySegment into, long offset, int length) throws IOException {
+        return read(into, offset, length, 0);
+    }
+
+    /**
+     * As {@link #read(MemorySegment, long, int)}, waiting at most {@code timeoutMillis} for the first byte (0: as long
+     * as it takes).
+     *
+     * @throws SocketTimeoutException if no byte came in time
+     */
+    public int read(MemorySegment into, long offset, int length, long timeoutMillis) throws IOException {
         enter();
         try {
+            // with a timeout: take what is there without waiting, and only if nothing is, wait at most the timeout
+            boolean waited = timeoutMillis <= 0;
             for (;;) {
                 readMessage.fill((byte) 0);
                 readMessage.set(ADDRESS, IOVEC, into.asSlice(offset, length));
@@ -165,10 +184,18 @@ public final class UnixSocket implements AutoCloseable {
                 readMessage.set(JAVA_LONG, MSGHDR + 24, 1);
                 readMessage.set(ADDRESS, MSGHDR + 32, readMessage.asSlice(CONTROL, CONTROL_BYTES));
                 readMessage.set(JAVA_LONG, MSGHDR + 40, CONTROL_BYTES);
-                long count = (long) RECVMSG.invokeExact(readState, fd, readMessage.asSlice(MSGHDR, 56), MSG_CMSG_CLOEXEC);
+                long count = (long) RECVMSG.invokeExact(readState, fd, readMessage.asSlice(MSGHDR, 56),
+                        MSG_CMSG_CLOEXEC | (waited ? 0 : MSG_DONTWAIT));
                 if (count < 0) {
                     int errno = ForeignCalls.errno(readState);
                     if (errno == EINTR) {
+                        continue;
+                    }
+                    if (errno == EAGAIN && !waited) {
+                        if (!ready(readPoll, readState, POLLIN, timeoutMillis)) {
+                            throw new SocketTimeoutException("no byte arrived within " + timeoutMillis + " ms");
+                        }
+                        waited = true;
                         continue;
                     }
                     throw closing() ? new AsynchronousCloseException() : new IOException(describe(errno));
@@ -205,8 +232,14 @@ public final class UnixSocket implements AutoCloseable {
                 for (long data = 16; data + 4 <= length; data += 4) {
                     int descriptor = readMessage.get(JAVA_INT, CONTROL + at + data);
                     synchronized (received) {
-                        received.add(descriptor);
+                        if (received.size() < MAX_PENDING_DESCRIPTORS) {
+                            received.add(descriptor);
+                            continue;
+                        }
                     }
+                    // more than any frame takes: a peer filling this process's descriptor table
+                    closeQuietly(descriptor);
+                    truncatedControl = true;
                 }
             }
             at += (length + 7) & -8L;
@@ -233,15 +266,63 @@ public final class UnixSocket implements AutoCloseable {
         return truncatedControl;
     }
 
+    /**
+     * Waits until the socket can be read ({@link #POLLIN}) or written ({@link #POLLOUT}), at most {@code timeoutMillis};
+     * returns whether it can. A closed or broken socket counts as ready: the next call says what is wrong.
+     */
+    private boolean ready(MemorySegment poll, MemorySegment state, short events, long timeoutMillis) throws Throwable {
+        long deadline = System.nanoTime() + timeoutMillis * 1_000_000;
+        for (;;) {
+            poll.set(JAVA_INT, 0, fd);
+            poll.set(JAVA_SHORT, 4, events);
+            poll.set(JAVA_SHORT, 6, (short) 0);
+            long left = Math.max(0, (deadline - System.nanoTime()) / 1_000_000);
+            int result = (int) POLL.invokeExact(state, poll, 1L, (int) Math.min(left, Integer.MAX_VALUE));
+            if (result > 0) {
+                return true;
+            }
+            if (result == 0 || ForeignCalls.errno(state) != EINTR) {
+                return result != 0 && !closing();
+            }
+        }
+    }
+
+    /**
+     * Writes what the socket takes now of {@code length} bytes of {@code from} from {@code offset}, without waiting;
+     * {@code descriptor} (if not -1) goes with the first byte. Returns how many bytes it took (0 if none).
+     */
+    public long writeSome(MemorySegment from, long offset, long length, int descriptor) throws IOException {
+        return send(from, offset, length, descriptor, MSG_DONTWAIT);
+    }
+
+    /** Waits until the socket takes more bytes, at most {@code timeoutMillis}; returns whether it does. */
+    public boolean awaitWritable(long timeoutMillis) throws IOException {
+        enter();
+        try (Arena call = Arena.ofConfined()) {
+            return ready(call.allocate(8, 4), ForeignCalls.callState(call), POLLOUT, timeoutMillis);
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable e) {
+            throw new IOException("poll failed", e);
+        } finally {
+            exit();
+        }
+    }
+
     /** Writes {@code length} bytes of {@code from}, all of them; {@code descriptor} (if not -1) goes with the first. */
     public void write(MemorySegment from, long length, int descriptor) throws IOException {
+        send(from, 0, length, descriptor, 0);
+    }
+
+    /** Sends bytes until all are sent, or, with {@link #MSG_DONTWAIT}, until the socket takes no more; returns how many. */
+    private long send(MemorySegment from, long offset, long length, int descriptor, int flags) throws IOException {
         enter();
         try {
             synchronized (writeMessage) {
                 long done = 0;
                 while (done < length) {
                     writeMessage.fill((byte) 0);
-                    writeMessage.set(ADDRESS, IOVEC, from.asSlice(done, length - done));
+                    writeMessage.set(ADDRESS, IOVEC, from.asSlice(offset + done, length - done));
                     writeMessage.set(JAVA_LONG, IOVEC + 8, length - done);
                     writeMessage.set(ADDRESS, MSGHDR + 16, writeMessage.asSlice(IOVEC, 16));
                     writeMessage.set(JAVA_LONG, MSGHDR + 24, 1);
@@ -254,16 +335,20 @@ public final class UnixSocket implements AutoCloseable {
                         writeMessage.set(JAVA_LONG, MSGHDR + 40, 24);
                     }
                     long count = (long) SENDMSG.invokeExact(writeState, fd, writeMessage.asSlice(MSGHDR, 56),
-                            MSG_NOSIGNAL);
+                            MSG_NOSIGNAL | flags);
                     if (count < 0) {
                         int errno = ForeignCalls.errno(writeState);
                         if (errno == EINTR) {
                             continue;
                         }
+                        if (errno == EAGAIN && (flags & MSG_DONTWAIT) != 0) {
+                            return done;
+                        }
                         throw closing() ? new AsynchronousCloseException() : new IOException(describe(errno));
                     }
                     done += count;
                 }
+                return done;
             }
         } catch (IOException e) {
             throw e;
@@ -296,6 +381,10 @@ public final class UnixSocket implements AutoCloseable {
         return (users.get() & CLOSED) != 0;
     }
 
+    int descriptor() {
+        return fd;
+    }
+
     public boolean isOpen() {
         return !closing();
     }
@@ -308,7 +397,8 @@ public final class UnixSocket implements AutoCloseable {
             if ((current & CLOSED) != 0) {
                 return;
             }
-            if (users.compareAndSet(current, current | CLOSED)) {
+            // closing counts as a use until shutdown is done, so that the number cannot be reused under it
+            if (users.compareAndSet(current, (current + 1) | CLOSED)) {
                 break;
             }
         }
@@ -316,9 +406,8 @@ public final class UnixSocket implements AutoCloseable {
             int ignored = (int) SHUTDOWN.invokeExact(fd, SHUT_RDWR);
         } catch (Throwable e) {
             // closing anyway
-        }
-        if (users.get() == CLOSED) {
-            release();
+        } finally {
+            exit();
         }
     }
 
@@ -329,6 +418,22 @@ public final class UnixSocket implements AutoCloseable {
                 closeQuietly(descriptor);
             }
             arena.close();
+        }
+    }
+
+    /** A second descriptor of the same open file, closed on exec, for a frame that waits to be sent. */
+    static int duplicate(int fd) throws IOException {
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment state = ForeignCalls.callState(call);
+            int copy = (int) FCNTL.invokeExact(state, fd, 1030 /* F_DUPFD_CLOEXEC */, 0);
+            if (copy < 0) {
+                throw new IOException("Cannot duplicate a descriptor to send: " + describe(ForeignCalls.errno(state)));
+            }
+            return copy;
+        } catch (IOException e) {
+            throw e;
+        } catch (Throwable e) {
+            throw new IOException("fcntl failed", e);
         }
     }
 

@@ -67,8 +67,9 @@ final class Janitor {
     }
 
     /** Whether a live process holds the file's lock; a file that vanished meanwhile counts as held (nothing to do). */
-    private static boolean isHeld(Path file) {
-        int fd = Libc.open(file, Libc.O_RDONLY, 0);
+    static boolean isHeld(Path file) {
+        // a FIFO or a link planted under a pool's name must not block or redirect the janitor
+        int fd = Libc.open(file, Libc.O_RDONLY | Libc.O_NONBLOCK | Libc.O_NOFOLLOW, 0);
         if (fd < 0) {
             return true;
         }

@@ -23,6 +23,8 @@ final class Libc {
     static final int O_CREAT = 0100;
     static final int O_EXCL = 0200;
     static final int O_CLOEXEC = 02000000;
+    static final int O_NONBLOCK = 04000;
+    static final int O_NOFOLLOW = 0400000;
     static final int ENOSPC = 28;
     static final int ENOENT = 2;
     static final int EINVAL = 22;

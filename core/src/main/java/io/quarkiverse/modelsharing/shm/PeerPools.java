@@ -23,6 +23,8 @@ public final class PeerPools implements AutoCloseable {
 
     private final String peer;
     private final int maxPools;
+    private final long maxBytes;
+    private final java.util.concurrent.atomic.AtomicLong mappedBytes = new java.util.concurrent.atomic.AtomicLong();
     private final Map<String, ForeignPool> pools = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
@@ -31,8 +33,17 @@ public final class PeerPools implements AutoCloseable {
      * @param maxPools how many pools the peer may share on the connection
      */
     public PeerPools(String peer, int maxPools) {
+        this(peer, maxPools, Long.MAX_VALUE);
+    }
+
+    /**
+     * @param maxBytes how many bytes of pools the peer may have mapped here at once: a sealed memfd can be made large
+     *        without using memory, and each one mapped takes address space
+     */
+    public PeerPools(String peer, int maxPools, long maxBytes) {
         this.peer = peer;
         this.maxPools = maxPools;
+        this.maxBytes = maxBytes;
     }
 
     /**
@@ -48,8 +59,19 @@ public final class PeerPools implements AutoCloseable {
                     : pools.containsKey(poolId) ? peer + " sent pool " + poolId + " twice"
                             : peer + " sent more than " + maxPools + " pools on one connection");
         }
-        ForeignPool pool = ForeignPool.ofDescriptor(poolId, fd, bytes, peer, () -> {
-        });
+        if (bytes <= 0 || mappedBytes.addAndGet(bytes) > maxBytes || mappedBytes.get() < 0) {
+            mappedBytes.addAndGet(-Math.max(bytes, 0));
+            Libc.close(fd);
+            throw new SharedMemoryException(peer + " sent a pool of " + bytes + " bytes; with the " + mappedBytes.get()
+                    + " it has mapped, that is past its " + maxBytes + "-byte bound");
+        }
+        ForeignPool pool;
+        try {
+            pool = ForeignPool.ofDescriptor(poolId, fd, bytes, peer, () -> mappedBytes.addAndGet(-bytes));
+        } catch (RuntimeException e) {
+            mappedBytes.addAndGet(-bytes);
+            throw e;
+        }
         if (pools.putIfAbsent(poolId, pool) != null || closed) {
             pools.remove(poolId, pool);
             pool.release();

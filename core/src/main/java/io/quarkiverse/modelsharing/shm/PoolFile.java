@@ -154,9 +154,10 @@ final class PoolFile implements AutoCloseable {
     }
 
     /**
-     * A new read-only descriptor of this pool for a peer (the caller closes it once sent): a peer that maps it cannot
-     * write this process's memory. Where {@code /proc} cannot reopen the memfd, the peer gets a read-write one, which
-     * it still maps read-only.
+     * A new read-only descriptor of this pool for a peer (the caller closes it once sent), which our peers map read-only.
+     * It is no protection against a hostile peer, which can reopen it read-write through {@code /proc}: nothing in a
+     * pool a peer holds is trusted (a worker's output pools are the connection's own, and their headers count nothing
+     * the worker relies on). Where {@code /proc} cannot reopen the memfd, the peer gets a duplicate.
      */
     int descriptorForPeer() {
         int readOnly = Libc.open(Path.of("/proc/self/fd/" + fd), Libc.O_RDONLY, 0);

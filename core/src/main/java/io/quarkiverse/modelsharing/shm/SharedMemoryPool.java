@@ -50,7 +50,7 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
     private final AtomicLong usedBytes = new AtomicLong();
     /** Blocks their owner freed while views still held them; reclaimed when the views close. */
     private final Queue<PoolBlockStorage> held = new ConcurrentLinkedQueue<>();
-    private final ScheduledExecutorService janitor;
+    private ScheduledExecutorService janitor; // guarded by this
     private final Janitor sweeper;
     private long mappedBytes; // guarded by this
     private volatile boolean closed;
@@ -58,19 +58,23 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
     private SharedMemoryPool(SharedMemorySettings settings, Path directory) {
         this.settings = settings;
         this.directory = directory;
-        if (settings.namedFiles()) {
-            // Named files need sweeping; memfd pools take back released blocks when they next allocate, and need no
-            // thread of their own (a worker has one pool per connection).
-            this.sweeper = new Janitor(directory, () -> !files.isEmpty());
+        // Named files need sweeping; memfd pools take back released blocks when they next allocate, and need no
+        // thread of their own (a worker has one pool per connection) until they read another process's named pool.
+        this.sweeper = settings.namedFiles() ? new Janitor(directory, () -> !files.isEmpty()) : null;
+        if (sweeper != null) {
             sweeper.sweep();
-            this.janitor = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon()
-                    .name("shared-memory-janitor").factory());
-            long period = settings.janitorPeriod().toMillis();
-            janitor.scheduleWithFixedDelay(this::housekeeping, period, period, TimeUnit.MILLISECONDS);
-        } else {
-            this.sweeper = null;
-            this.janitor = null;
+            startHousekeeping();
         }
+    }
+
+    private synchronized void startHousekeeping() {
+        if (janitor != null || closed) {
+            return;
+        }
+        janitor = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon()
+                .name("shared-memory-janitor").factory());
+        long period = settings.janitorPeriod().toMillis();
+        janitor.scheduleWithFixedDelay(this::housekeeping, period, period, TimeUnit.MILLISECONDS);
     }
 
     /**
@@ -86,7 +90,10 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
     /** Each period: sweep dead processes' named files, take back blocks whose views closed. Never stops on a failure. */
     private void housekeeping() {
         try {
-            sweeper.sweep();
+            if (sweeper != null) {
+                sweeper.sweep();
+            }
+            dropGoneOwners();
             reclaimReleased();
         } catch (RuntimeException e) {
             LOG.log(Level.WARNING, "Shared-memory housekeeping failed: " + e);
@@ -150,6 +157,15 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
         }
     }
 
+    /**
+     * A read-only view of a block of this process's pool that takes no reference in the block's header: for a block
+     * something else holds (a lease), in a pool whose headers a peer can reach. The view must not outlive that hold.
+     */
+    public Tensor openUncounted(TensorDescriptor descriptor) {
+        PoolFile file = file(descriptor.poolId());
+        return view(file.segment, file.toString(), descriptor, false, null, null);
+    }
+
     /** Whether {@code tensor} was allocated in this pool (or is a slice or view of such a tensor): it can be described. */
     public boolean owns(Tensor tensor) {
         return tensor.storage() instanceof PoolBlockStorage block && files.contains(block.file);
@@ -190,7 +206,11 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
         throw new SharedMemoryException("Pool " + poolId + " is not one of this process's pools");
     }
 
-    /** A mapping of another process's named pool file with a reference taken for the caller. */
+    /**
+     * A mapping of another process's named pool file with a reference taken for the caller. The mapping is kept (the
+     * cache holds a reference of its own) while the owner lives, so that a receiver that opens and closes views keeps
+     * the hand-off at a few hundred nanoseconds; {@link #dropGoneOwners()} lets go of it once the owner is gone.
+     */
     private ForeignPool namedForeign(String poolId) {
         synchronized (foreign) {
             ForeignPool cached = foreign.get(poolId);
@@ -210,9 +230,32 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
                     foreign.remove(poolId, mapped[0]);
                 }
             });
+            mapped[0].tryRetain(); // one reference for the caller, the first for the cache
             foreign.put(poolId, mapped[0]);
+            if (janitor == null) {
+                // a process with memfd pools of its own reads named ones: it needs the housekeeping that drops them
+                startHousekeeping();
+            }
             return mapped[0];
         }
+    }
+
+    /**
+     * Lets go of the mappings of named pools whose owner is gone (the file was removed, or no live process holds its
+     * lock); each is unmapped when its last view here closes.
+     */
+    void dropGoneOwners() {
+        List<ForeignPool> gone = new java.util.ArrayList<>();
+        synchronized (foreign) {
+            foreign.forEach((id, pool) -> {
+                Path path = directory.resolve("pool-" + id + ".shm");
+                if (!Files.exists(path) || !Janitor.isHeld(path)) {
+                    gone.add(pool);
+                }
+            });
+            gone.forEach(pool -> foreign.remove(pool.id, pool));
+        }
+        gone.forEach(ForeignPool::release);
     }
 
     /** Named pools of other processes mapped here now. */
@@ -273,14 +316,21 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
         if (closed) {
             return;
         }
-        closed = true;
-        if (janitor != null) {
-            janitor.shutdownNow();
+        synchronized (this) {
+            closed = true;
+            if (janitor != null) {
+                janitor.shutdownNow();
+            }
         }
+        List<ForeignPool> cached;
+        synchronized (foreign) {
+            cached = new java.util.ArrayList<>(foreign.values());
+            foreign.clear();
+        }
+        cached.forEach(ForeignPool::release); // views still open keep their mappings until they close
         files.forEach(PoolFile::close);
         files.clear();
-        // Views of other processes' named pools still open keep their mappings until they close. The per-user
-        // directory goes if nothing is left in it (the kernel refuses while another process has a file there).
+        // The per-user directory goes if nothing is left in it (the kernel refuses while another process has a file there).
         if (settings.namedFiles()) {
             PrivateDirectory.removeIfEmpty(directory);
         }

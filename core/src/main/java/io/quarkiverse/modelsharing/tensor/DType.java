@@ -31,6 +31,11 @@ public enum DType {
     }
 
     /** The element type's code in ONNX's {@code TensorProto.DataType}. */
+    /** F32, F16, BF16 or F64: values, never indices. */
+    public boolean isFloatingPoint() {
+        return this == F32 || this == F16 || this == BF16 || this == F64;
+    }
+
     public int onnxCode() {
         return onnxCode;
     }

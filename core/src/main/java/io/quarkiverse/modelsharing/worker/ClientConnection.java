@@ -67,10 +67,15 @@ final class ClientConnection {
     /** Requests between decoding and answer; the pools they read close when the last one is done. Guarded by this. */
     private int active;
 
-    ClientConnection(WorkerServer server, FrameChannel channel) {
+    private final long pid;
+
+    ClientConnection(WorkerServer server, FrameChannel channel, long pid) {
         this.server = server;
         this.channel = channel;
-        this.clientPools = new PeerPools("a client of worker '" + server.settings.name() + "'", MAX_CLIENT_POOLS);
+        this.pid = pid;
+        channel.onStall(this::close); // a client that leaves its answers unread: its leases end now
+        this.clientPools = new PeerPools("a client of worker '" + server.settings.name() + "'", MAX_CLIENT_POOLS,
+                server.settings.limits().maxPoolBytesPerConnection());
     }
 
     /**
@@ -88,6 +93,9 @@ final class ClientConnection {
             }
         } catch (ProtocolException e) {
             reply(new Frame.Error(0, Frame.ErrorCode.PROTOCOL, e.getMessage()));
+        } catch (java.net.SocketTimeoutException e) {
+            reply(new Frame.Error(0, Frame.ErrorCode.TIMEOUT, "Worker '" + server.settings.name() + "' closes the"
+                    + " connection: " + e.getMessage()));
         } catch (IOException e) {
             // the client went away
         } finally {
@@ -107,8 +115,9 @@ final class ClientConnection {
                     + server.settings.name() + "'; allowed users: " + new TreeSet<>(allowed)));
             return false;
         }
-        Frame hello = channel.read();
+        Frame hello = channel.read(server.settings.limits().helloTimeout());
         if (!(hello instanceof Frame.Hello h) || h.version() != FrameCodec.VERSION) {
+            FrameChannel.discard(hello);
             reply(new Frame.Error(0, Frame.ErrorCode.PROTOCOL, "expected a version-" + FrameCodec.VERSION
                     + " hello, got " + hello));
             return false;
@@ -210,6 +219,12 @@ final class ClientConnection {
                     + "' is overloaded: " + server.settings.maxQueue() + " requests are already waiting; retry later"));
             return false;
         }
+        if (inFlight.contains(id) || leases.containsKey(id)) {
+            server.waiting.decrementAndGet();
+            reply(new Frame.Error(id, Frame.ErrorCode.PROTOCOL, "Request id " + id + " is already in use on this"
+                    + " connection (in flight, or its result is not released); use a new id per request"));
+            return false;
+        }
         if (!beginRequest()) {
             server.waiting.decrementAndGet();
             return false;
@@ -228,15 +243,27 @@ final class ClientConnection {
         inFlight.add(id);
         Batcher batcher = server.batcher(infer.model());
         TensorAllocator outputMemory = clientShares ? outputPool() : TensorAllocator.offHeap();
-        Runnable here = batcher.take(new Batcher.Pending(id, inputs, outputMemory, deadline, outcome -> {
+        Runnable here;
+        try {
+            here = batcher.take(new Batcher.Pending(id, inputs, outputMemory, deadline, outcome -> {
+                server.waiting.decrementAndGet();
+                try {
+                    inputs.values().forEach(Tensor::close);
+                    answer(id, infer.model(), outcome);
+                } finally {
+                    endRequest();
+                }
+            }));
+        } catch (RuntimeException e) {
+            // not taken (the worker is closing): the request ends here, and nothing of it stays counted
             server.waiting.decrementAndGet();
-            try {
-                inputs.values().forEach(Tensor::close);
-                answer(id, infer.model(), outcome);
-            } finally {
-                endRequest();
-            }
-        }));
+            inFlight.remove(id);
+            inputs.values().forEach(Tensor::close);
+            endRequest();
+            reply(new Frame.Error(id, Frame.ErrorCode.WORKER_UNAVAILABLE, "Worker '" + server.settings.name()
+                    + "' could not take the request: " + e.getMessage()));
+            return false;
+        }
         if (here == null) {
             return false;
         }
@@ -263,11 +290,23 @@ final class ClientConnection {
      */
     private Tensor openInput(TensorDescriptor descriptor) {
         if (clientPools.has(descriptor.poolId())) {
-            return clientPools.open(descriptor, null);
+            Tensor view = clientPools.open(descriptor, null);
+            if (descriptor.dtype().isFloatingPoint()) {
+                return view; // read in place: a client changing it under the run only changes its own answer
+            }
+            // Integers may be indices that an operator checks and then reads again: a client must not be able to
+            // change them between the two, so they are copied (they are small: token ids, masks, shapes).
+            try (view) {
+                Tensor copy = TensorAllocator.offHeap().allocateUninitialized(view.dtype(), view.shape());
+                copy.copyFrom(view);
+                return copy;
+            }
         }
         SharedMemoryPool own = outputs;
         if (own != null && own.hasPool(descriptor.poolId())) {
-            return own.open(descriptor);
+            // the block is leased to this client, which holds it for the request; nothing is counted in its header,
+            // which the client could reach and change
+            return own.openUncounted(descriptor);
         }
         throw new SharedMemoryException(descriptor + " names pool " + descriptor.poolId() + ", which this connection"
                 + " has not been sent: send the pool first (a client does that for the pools it allocates in)");
@@ -384,11 +423,19 @@ final class ClientConnection {
         }
     }
 
+    /** Sends a frame; a frame that cannot be encoded is answered with why, so the client never waits it out. */
     private void reply(Frame frame) {
         try {
             channel.write(frame);
         } catch (IOException e) {
             close();
+        } catch (RuntimeException e) {
+            LOG.log(Level.WARNING, "Worker '" + server.settings.name() + "' could not send " + frame.getClass()
+                    .getSimpleName() + " for request " + frame.requestId() + ": " + e.getMessage());
+            if (!(frame instanceof Frame.Error)) {
+                reply(new Frame.Error(frame.requestId(), Frame.ErrorCode.INTERNAL, "The worker could not send its answer: "
+                        + e.getMessage()));
+            }
         }
     }
 
@@ -402,7 +449,7 @@ final class ClientConnection {
             open = false;
             idle = active == 0;
         }
-        server.connections.remove(this);
+        server.connectionClosed(this, pid);
         inFlight.clear();
         List<Long> leased = new ArrayList<>(leases.keySet());
         leased.forEach(this::release);

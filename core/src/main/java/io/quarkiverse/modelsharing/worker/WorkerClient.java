@@ -50,6 +50,8 @@ public final class WorkerClient implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(WorkerClient.class.getName());
     private static final AtomicBoolean INLINE_LOGGED = new AtomicBoolean();
+    /** How long a worker may take to answer hello. */
+    static final Duration HELLO_TIMEOUT = Duration.ofSeconds(30);
 
     private final Path socket;
     private final FrameChannel channel;
@@ -73,7 +75,7 @@ public final class WorkerClient implements AutoCloseable {
         this.sending = sending;
         this.ownSendingPool = ownSendingPool;
         this.worker = worker;
-        this.workerPools = new PeerPools("worker '" + worker + "'", 4096);
+        this.workerPools = new PeerPools("worker '" + worker + "'", 4096, 64L << 30);
         Thread.ofPlatform().daemon().name("worker-client-reader").start(this::readResponses);
     }
 
@@ -99,7 +101,8 @@ public final class WorkerClient implements AutoCloseable {
             } catch (IOException refusedEarly) {
                 // a worker that refuses this peer says why and hangs up before reading the hello: read the reason
             }
-            Frame answer = channel.read();
+            Frame answer = channel.read(HELLO_TIMEOUT);
+            FrameChannel.discard(answer);
             if (answer instanceof Frame.Error error) {
                 throw new WorkerException(error.code(), error.message());
             }

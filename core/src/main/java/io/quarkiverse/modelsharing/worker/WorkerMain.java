@@ -35,7 +35,8 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
  *     --model embedder=/models/embedder.onnx [--model ...] [--allow-user alice ...] [--threads 2] [--queue 1024] \
  *     [--timeout 30s] [--name cpu-0] [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms]
  *     [--device cpu|cuda:N] [--intra-op-threads N] [--shm-pool-file 64M] [--dynamic-models] [--exit-when-idle 10s]
- *     [--parent-pid N]
+ *     [--parent-pid N] [--hello-timeout 5s] [--idle-timeout 30m] [--frame-timeout 10s] [--write-deadline 10s]
+ *     [--max-connections 512] [--max-connections-per-process 64]
  * </pre>
  *
  * It prints {@code listening on <socket>} once ready and serves until it is terminated, or, with {@code --parent-pid},
@@ -105,6 +106,13 @@ public final class WorkerMain {
         int maxBatch = WorkerSettings.DEFAULT_MAX_BATCH;
         Duration maxDelay = WorkerSettings.DEFAULT_MAX_DELAY;
         ProcessHandle parent = null;
+        WorkerLimits defaults = WorkerLimits.defaults();
+        Duration helloTimeout = defaults.helloTimeout();
+        Duration idleTimeout = defaults.idleTimeout();
+        Duration frameTimeout = defaults.frameTimeout();
+        Duration writeDeadline = defaults.writeDeadline();
+        int maxConnections = defaults.maxConnections();
+        int maxPerProcess = defaults.maxConnectionsPerProcess();
         for (int i = 0; i < args.length; i++) {
             String value = i + 1 < args.length ? args[i + 1] : null;
             switch (args[i]) {
@@ -134,6 +142,12 @@ public final class WorkerMain {
                 case "--max-batch" -> maxBatch = Integer.parseInt(require(args[i], value));
                 case "--max-delay" -> maxDelay = duration(require(args[i], value));
                 case "--parent-pid" -> parent = parent(require(args[i], value));
+                case "--hello-timeout" -> helloTimeout = duration(require(args[i], value));
+                case "--idle-timeout" -> idleTimeout = duration(require(args[i], value));
+                case "--frame-timeout" -> frameTimeout = duration(require(args[i], value));
+                case "--write-deadline" -> writeDeadline = duration(require(args[i], value));
+                case "--max-connections" -> maxConnections = Integer.parseInt(require(args[i], value));
+                case "--max-connections-per-process" -> maxPerProcess = Integer.parseInt(require(args[i], value));
                 default -> throw usage("unknown option " + args[i]);
             }
             i++;
@@ -154,8 +168,11 @@ public final class WorkerMain {
                 new OnnxModelLoader(model, ModelSource.parse(location, classLoader), session, 0, false)));
         TensorAllocator allocator = SharedMemory.allocator(new SharedMemorySettings(shmDir, shmPoolFile,
                 Math.max(shmMax, shmPoolFile), SharedMemorySettings.DEFAULT_JANITOR_PERIOD));
+        WorkerLimits limits = new WorkerLimits(helloTimeout, idleTimeout, frameTimeout, writeDeadline,
+                defaults.maxQueuedBytes(), maxConnections, maxPerProcess, defaults.inlineBudgetBytes(),
+                defaults.maxPoolBytesPerConnection());
         WorkerServer server = WorkerServer.start(new WorkerSettings(socket, users, threads, queue, timeout, name, maxBatch,
-                maxDelay), registry, allocator);
+                maxDelay, limits), registry, allocator);
         if (dynamicModels) {
             server.allowDynamicModels();
         }
@@ -285,6 +302,8 @@ public final class WorkerMain {
     private static IllegalArgumentException usage(String problem) {
         return new IllegalArgumentException(problem + "\nusage: WorkerMain --socket PATH --model NAME=LOCATION"
                 + " [--model ...] [--allow-user USER ...] [--threads N] [--queue N] [--timeout 30s] [--name NAME]"
-                + " [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms] [--device cpu|cuda:N] [--intra-op-threads N] [--shm-pool-file 64M] [--dynamic-models] [--exit-when-idle 10s] [--parent-pid N]");
+                + " [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms] [--device cpu|cuda:N] [--intra-op-threads N] [--shm-pool-file 64M] [--dynamic-models] [--exit-when-idle 10s] [--parent-pid N]"
+                + " [--hello-timeout 5s] [--idle-timeout 30m] [--frame-timeout 10s] [--write-deadline 10s]"
+                + " [--max-connections 512] [--max-connections-per-process 64]");
     }
 }

@@ -12,7 +12,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
@@ -22,6 +21,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
 import io.quarkiverse.modelsharing.ModelSharingException;
+import io.quarkiverse.modelsharing.protocol.ByteBudget;
 import io.quarkiverse.modelsharing.protocol.Frame;
 import io.quarkiverse.modelsharing.protocol.FrameChannel;
 import io.quarkiverse.modelsharing.protocol.FrameCodec;
@@ -54,11 +54,14 @@ public final class WorkerServer implements AutoCloseable {
     /** Runs in progress, in the executor and in connection threads together: at most {@code threads}. */
     private final Semaphore runSlots;
     /** Threads that read connections; one that runs a request itself hands its connection to another first. */
-    final ExecutorService readers = Executors.newCachedThreadPool(
-            Thread.ofPlatform().daemon().name("worker-connection-", 0).factory());
+    final ExecutorService readers = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 5, TimeUnit.SECONDS,
+            new java.util.concurrent.SynchronousQueue<>(), Thread.ofPlatform().daemon().name("worker-connection-", 0)
+                    .factory()); // bounded by the connection limits; idle threads go after 5 s
     private final Map<String, Batcher> batchers = new ConcurrentHashMap<>();
     final AtomicInteger waiting = new AtomicInteger();
     final Set<ClientConnection> connections = ConcurrentHashMap.newKeySet();
+    private final Map<Long, Integer> perProcess = new ConcurrentHashMap<>();
+    private final ByteBudget inlineBudget;
     final String self = System.getProperty("user.name");
     /** Times a reading thread, about to run a request, handed its connection's reading to another. */
     final LongAdder readingHandOffs = new LongAdder();
@@ -70,12 +73,15 @@ public final class WorkerServer implements AutoCloseable {
         this.settings = settings;
         this.registry = registry;
         this.allocator = allocator;
+        this.inlineBudget = new ByteBudget(settings.limits().inlineBudgetBytes());
         if (Files.exists(settings.socket()) && answers(settings.socket())) {
             throw new ModelSharingException("Another worker already listens on " + settings.socket()
                     + "; use it, or give this one another socket");
         }
         // a dead worker's socket file is replaced
-        this.server = UnixServerSocket.bind(settings.socket(), 512);
+        // with --allow-user, other users must be able to connect; their credentials are checked on each connection
+        this.server = UnixServerSocket.bind(settings.socket(), 512, settings.allowedUsers().isEmpty() ? "rw-------"
+                : "rw-rw-rw-");
         this.executor = new ThreadPoolExecutor(settings.threads(), settings.threads(), 0, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), Thread.ofPlatform().name("worker-inference-", 0).factory());
         this.runSlots = new Semaphore(settings.threads(), true);
@@ -109,6 +115,36 @@ public final class WorkerServer implements AutoCloseable {
     public static WorkerServer start(WorkerSettings settings, ModelRegistry registry, TensorAllocator allocator)
             throws IOException {
         return new WorkerServer(settings, registry, allocator);
+    }
+
+    /** Counts a new connection from {@code pid}, or says why it is refused: too many, in all or from that process. */
+    private String admitConnection(long pid) {
+        WorkerLimits limits = settings.limits();
+        if (connections.size() >= limits.maxConnections()) {
+            return "Worker '" + settings.name() + "' has " + connections.size() + " connections open, its limit; retry"
+                    + " later";
+        }
+        int[] mine = new int[1];
+        perProcess.compute(pid, (key, count) -> {
+            mine[0] = count == null ? 0 : count;
+            return mine[0] >= limits.maxConnectionsPerProcess() ? count : Integer.valueOf(mine[0] + 1);
+        });
+        if (mine[0] >= limits.maxConnectionsPerProcess()) {
+            return "Process " + pid + " has " + mine[0] + " connections to worker '" + settings.name() + "', the limit"
+                    + " for one process";
+        }
+        return null;
+    }
+
+    /** A connection from {@code pid} ended. */
+    void connectionClosed(ClientConnection connection, long pid) {
+        connections.remove(connection);
+        perProcess.computeIfPresent(pid, (key, count) -> count <= 1 ? null : count - 1);
+    }
+
+    /** Bytes of large inline frames that the connections hold now. */
+    public long inlineBytes() {
+        return inlineBudget.inUse();
     }
 
     /** Bytes of outputs held in the connections' output pools (leased, or being written). */
@@ -179,18 +215,36 @@ public final class WorkerServer implements AutoCloseable {
         while (!closed) {
             try {
                 UnixSocket channel = server.accept();
-                ClientConnection connection = new ClientConnection(this, new FrameChannel(channel, codec));
+                FrameChannel frames = new FrameChannel(channel, codec, settings.limits().channel(inlineBudget));
+                long pid = channel.peer().pid();
+                String refusal = admitConnection(pid);
+                if (refusal != null) {
+                    try {
+                        frames.write(new Frame.Error(0, Frame.ErrorCode.OVERLOADED, refusal));
+                    } catch (IOException e) {
+                        // it went away first
+                    }
+                    frames.close();
+                    continue;
+                }
+                ClientConnection connection = new ClientConnection(this, frames, pid);
                 connections.add(connection);
                 try {
                     readers.execute(() -> connection.serve(true));
                 } catch (RejectedExecutionException closing) {
                     connection.close();
                     return;
+                } catch (RuntimeException | Error e) {
+                    connection.close(); // no thread for it: this one connection is dropped
+                    throw e;
                 }
             } catch (ClosedChannelException e) {
                 return;
             } catch (IOException e) {
                 LOG.log(Level.WARNING, "Accepting a connection failed", e);
+            } catch (RuntimeException | Error e) {
+                // e.g. no thread could be made for it: that connection is dropped, the worker keeps accepting
+                LOG.log(Level.WARNING, "Worker '" + settings.name() + "' could not serve a new connection: " + e);
             }
         }
     }

@@ -15,9 +15,10 @@ import java.util.Set;
  * @param name how the worker introduces itself
  * @param maxBatch how many rows (first-dimension entries) one run may batch together; 1 turns batching off
  * @param maxDelay how long the first request of a batch waits for others
+ * @param limits what one client may cost the worker
  */
 public record WorkerSettings(Path socket, Set<String> allowedUsers, int threads, int maxQueue, Duration defaultTimeout,
-        String name, int maxBatch, Duration maxDelay) {
+        String name, int maxBatch, Duration maxDelay, WorkerLimits limits) {
 
     public static final int DEFAULT_MAX_BATCH = 8;
     public static final Duration DEFAULT_MAX_DELAY = Duration.ofMillis(10);
@@ -27,6 +28,17 @@ public record WorkerSettings(Path socket, Set<String> allowedUsers, int threads,
         if (threads < 1 || maxQueue < 1 || maxBatch < 1) {
             throw new IllegalArgumentException("a worker needs at least one thread, one queue slot and a batch of one");
         }
+    }
+
+    /** Settings with the default limits. */
+    public WorkerSettings(Path socket, Set<String> allowedUsers, int threads, int maxQueue, Duration defaultTimeout,
+            String name, int maxBatch, Duration maxDelay) {
+        this(socket, allowedUsers, threads, maxQueue, defaultTimeout, name, maxBatch, maxDelay, WorkerLimits.defaults());
+    }
+
+    public WorkerSettings withLimits(WorkerLimits newLimits) {
+        return new WorkerSettings(socket, allowedUsers, threads, maxQueue, defaultTimeout, name, maxBatch, maxDelay,
+                newLimits);
     }
 
     /** Settings without batching. */

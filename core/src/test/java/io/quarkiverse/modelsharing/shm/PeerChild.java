@@ -47,6 +47,7 @@ public final class PeerChild {
             case "client" -> client(socket, Long.parseLong(args[2]), args[3].equals("hold"));
             case "shrink" -> shrink(socket);
             case "named" -> named(socket, Path.of(args[2]));
+            case "attack" -> Attacker.attack(socket, args[2]);
             default -> hostile(args[0], socket);
         }
         System.out.flush();
@@ -56,7 +57,13 @@ public final class PeerChild {
     private static void client(Path socket, long poolBytes, boolean hold) throws Exception {
         SharedMemoryPool pool = SharedMemoryPool.open(new SharedMemorySettings(Path.of("/dev/shm"), poolBytes, poolBytes,
                 Duration.ofSeconds(1)));
-        WorkerClient client = WorkerClient.connect(socket, pool, "peer-child");
+        WorkerClient client;
+        try {
+            client = WorkerClient.connect(socket, pool, "peer-child");
+        } catch (io.quarkiverse.modelsharing.worker.WorkerException e) {
+            System.out.println("refused: " + e.getMessage());
+            return;
+        }
         Tensor x = pool.allocate(DType.F32, 1, 4);
         x.copyFrom(new float[] { 1, 2, 3, 4 });
         InferenceResult result = client.infer("affine", Map.of("x", x), Duration.ofSeconds(30));
@@ -205,6 +212,18 @@ public final class PeerChild {
     /** A command line that runs this class in a JVM with the test class path. */
     public static ProcessBuilder command(String... args) {
         return java(PeerChild.class.getName(), args);
+    }
+
+    /**
+     * A command line that runs this class as another user and group (numbers), with {@code classpath} (which that user
+     * can read).
+     */
+    public static ProcessBuilder commandAs(long uid, long gid, String classpath, String... args) {
+        List<String> command = new java.util.ArrayList<>(List.of("setpriv", "--reuid=" + uid, "--regid=" + gid,
+                "--clear-groups", ProcessHandle.current().info().command().orElse("java"),
+                "--enable-native-access=ALL-UNNAMED", "-cp", classpath, PeerChild.class.getName()));
+        command.addAll(List.of(args));
+        return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
     }
 
     /** A command line for a worker daemon serving {@code affine=<model>} on {@code socket}. */

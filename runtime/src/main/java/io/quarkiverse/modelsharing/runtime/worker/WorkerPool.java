@@ -26,6 +26,7 @@ import io.quarkiverse.modelsharing.shm.PrivateDirectory;
 import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 import io.quarkiverse.modelsharing.worker.WorkerClient;
+import io.quarkiverse.modelsharing.worker.WorkerConnection;
 import io.quarkiverse.modelsharing.worker.WorkerMain;
 
 /**

@@ -1,4 +1,4 @@
-package io.quarkiverse.modelsharing.runtime.worker;
+package io.quarkiverse.modelsharing.worker;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -6,13 +6,19 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
-import io.quarkiverse.modelsharing.worker.WorkerClient;
-import io.quarkiverse.modelsharing.worker.WorkerUnavailableException;
 
 /**
  * A connection to one worker that reconnects on the next call after the worker went away (and was restarted by its
- * supervisor, or by the node's service manager). Calls in flight when it went away fail at once; they are not
- * retried, since a request may not be safe to run twice.
+ * supervisor, or by the node's service manager) or dropped the connection. Calls in flight when it went away fail at
+ * once; they are not retried, since a request may not be safe to run twice. What a program without Quarkus uses
+ * instead of a bare {@link WorkerClient}, which stays disconnected:
+ *
+ * <pre>{@code
+ * try (WorkerConnection worker = new WorkerConnection(() -> socket, pool, "my-app", Duration.ofSeconds(10));
+ *         InferenceResult result = worker.client().infer("embedder", inputs, Duration.ofSeconds(5))) {
+ *     ...
+ * }
+ * }</pre>
  */
 public final class WorkerConnection implements AutoCloseable {
 
