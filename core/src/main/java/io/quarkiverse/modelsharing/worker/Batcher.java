@@ -28,6 +28,11 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
  * along it, run once in the batcher's own memory, and the outputs sliced back per request (each answer copies its
  * slices into its connection's memory). The first request
  * of a batch waits at most {@code maxDelay} for others; a batch holds at most {@code maxBatch} rows.
+ * <p>
+ * A worker serves every application on its host, so one client's request must never change another's answer. Requests
+ * are stacked only where that is sound: the model leaves the first dimension free on every input and output, and
+ * all the inputs of each request have the same number of rows (a request whose inputs differ, one broadcast over
+ * another say, runs alone).
  */
 final class Batcher {
 
@@ -38,14 +43,23 @@ final class Batcher {
     record Pending(long requestId, Map<String, Tensor> inputs, TensorAllocator outputs, long deadline,
             Consumer<Outcome> answer) {
 
-        long rows() {
-            if (inputs.isEmpty()) {
-                return 1;
+        /**
+         * The rows this request adds to a batch: the first dimension that all its inputs share. 0 when stacking it
+         * would be unsound, so that it runs alone: no inputs, a scalar, inputs that disagree on their rows (one of
+         * them broadcast by the model, say), or no rows at all.
+         */
+        long batchRows() {
+            long rows = 0;
+            for (Tensor input : inputs.values()) {
+                if (input.rank() == 0 || input.dim(0) == 0 || (rows != 0 && input.dim(0) != rows)) {
+                    return 0;
+                }
+                rows = input.dim(0);
             }
-            Tensor first = inputs.values().iterator().next();
-            return first.rank() == 0 ? 1 : first.dim(0);
+            return rows;
         }
 
+        /** Whether the other request's inputs stack onto this one's: same names and dtypes, same shapes past dim 0. */
         boolean fits(Pending other) {
             if (!inputs.keySet().equals(other.inputs.keySet())) {
                 return false;
@@ -154,20 +168,21 @@ final class Batcher {
                 Pending first = carried != null ? carried : queue.take();
                 carried = null;
                 List<Pending> batch = new ArrayList<>(List.of(first));
-                long rows = first.rows();
+                long rows = first.batchRows();
                 long until = System.nanoTime() + maxDelayNanos;
-                while (rows < maxBatch && batchable()) {
+                while (rows > 0 && rows < maxBatch) { // a request that cannot stack runs alone, at once
                     long left = until - System.nanoTime();
                     Pending next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
                     if (next == null) {
                         break;
                     }
-                    if (!first.fits(next) || rows + next.rows() > maxBatch) {
+                    long nextRows = next.batchRows();
+                    if (nextRows == 0 || !first.fits(next) || rows + nextRows > maxBatch) {
                         carried = next;
                         break;
                     }
                     batch.add(next);
-                    rows += next.rows();
+                    rows += nextRows;
                 }
                 executor.execute(() -> runInSlot(batch));
             }
@@ -226,11 +241,12 @@ final class Batcher {
                 live.get(0).answer().accept(new Outcome(new LinkedHashMap<>(result.asMap()), null));
                 return;
             }
-            Map<String, Tensor> stacked = stack(live);
+            long rows = live.stream().mapToLong(Pending::batchRows).sum();
+            Map<String, Tensor> stacked = stack(live, rows);
             try (InferenceResult result = handle.get().run(stacked, allocator)) {
                 long from = 0;
                 for (Pending pending : live) {
-                    long to = from + pending.rows();
+                    long to = from + pending.batchRows();
                     Map<String, Tensor> slices = new LinkedHashMap<>();
                     for (Map.Entry<String, Tensor> output : result.asMap().entrySet()) {
                         slices.put(output.getKey(), output.getValue().slice(from, to));
@@ -261,16 +277,23 @@ final class Batcher {
         lastRunNanos = nanos;
     }
 
-    /** Copies the requests' inputs one after another along the first dimension. */
-    private Map<String, Tensor> stack(List<Pending> batch) {
+    /**
+     * Copies the requests' inputs one after another along the first dimension; every byte of each stacked input is
+     * written, so no uninitialised memory reaches the model.
+     */
+    private Map<String, Tensor> stack(List<Pending> batch, long rows) {
         Map<String, Tensor> stacked = new LinkedHashMap<>();
-        long rows = batch.stream().mapToLong(Pending::rows).sum();
         try {
             for (Map.Entry<String, Tensor> input : batch.get(0).inputs().entrySet()) {
                 long[] shape = input.getValue().shape();
                 shape[0] = rows;
                 Tensor target = allocator.allocateUninitialized(input.getValue().dtype(), shape);
                 stacked.put(input.getKey(), target);
+                long bytes = batch.stream().mapToLong(pending -> pending.inputs().get(input.getKey()).byteSize()).sum();
+                if (bytes != target.byteSize()) {
+                    throw new WorkerException(Frame.ErrorCode.INTERNAL, "Input '" + input.getKey() + "' of a batch for"
+                            + " model '" + model + "' has " + bytes + " bytes for " + target + ": its requests do not stack");
+                }
                 long offset = 0;
                 for (Pending pending : batch) {
                     Tensor part = pending.inputs().get(input.getKey());
