@@ -1,5 +1,6 @@
 package io.quarkiverse.modelsharing.worker;
 
+import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -32,9 +33,12 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
  * A worker serves every application on its host, so one client's request must never change another's answer. Requests
  * are stacked only where that is sound: the model leaves the first dimension free on every input and output, and
  * all the inputs of each request have the same number of rows (a request whose inputs differ, one broadcast over
- * another say, runs alone).
+ * another say, runs alone). A batch whose outputs do not have the batch's rows first, or that fails for any reason,
+ * is rerun request by request: a request that breaks a batch fails alone.
  */
 final class Batcher {
+
+    private static final System.Logger LOG = System.getLogger(Batcher.class.getName());
 
     /**
      * One request waiting to run: its inputs (already opened), where a run of it alone writes its outputs (its
@@ -92,7 +96,9 @@ final class Batcher {
     private final int maxBatch;
     private final long maxDelayNanos;
     private final BlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
+    /** Runs started; a batch that fails and is rerun request by request counts once, and each rerun once more. */
     final LongAdder batches = new LongAdder();
+    /** Requests in the runs started, a request rerun alone after its batch failed counted again. */
     final LongAdder batchedRequests = new LongAdder();
     /** Runs made by the thread that took the request (see {@link #take}), not by the executor. */
     final LongAdder runsInCaller = new LongAdder();
@@ -216,6 +222,10 @@ final class Batcher {
         }
     }
 
+    /**
+     * Runs a batch: stacked, if it has several requests, and rerun request by request if that fails, so that a
+     * request that breaks the batch fails alone and the others still get their answers.
+     */
     private void run(List<Pending> batch) {
         long now = System.nanoTime();
         List<Pending> live = new ArrayList<>();
@@ -231,34 +241,86 @@ final class Batcher {
         if (live.isEmpty()) {
             return;
         }
-        batches.increment();
-        batchedRequests.add(live.size());
-        try (ModelHandle<InferenceModel> handle = registry.acquire(model, InferenceModel.class)) {
-            if (live.size() == 1) {
-                long start = System.nanoTime();
-                InferenceResult result = handle.get().run(live.get(0).inputs(), live.get(0).outputs());
-                observe(System.nanoTime() - start);
-                live.get(0).answer().accept(new Outcome(new LinkedHashMap<>(result.asMap()), null));
-                return;
-            }
-            long rows = live.stream().mapToLong(Pending::batchRows).sum();
-            Map<String, Tensor> stacked = stack(live, rows);
-            try (InferenceResult result = handle.get().run(stacked, allocator)) {
-                long from = 0;
-                for (Pending pending : live) {
-                    long to = from + pending.batchRows();
-                    Map<String, Tensor> slices = new LinkedHashMap<>();
-                    for (Map.Entry<String, Tensor> output : result.asMap().entrySet()) {
-                        slices.put(output.getKey(), output.getValue().slice(from, to));
-                    }
-                    pending.answer().accept(new Outcome(slices, null));
-                    from = to;
-                }
-            } finally {
-                stacked.values().forEach(Tensor::close);
-            }
+        ModelHandle<InferenceModel> handle;
+        try {
+            handle = registry.acquire(model, InferenceModel.class);
         } catch (RuntimeException e) {
             live.forEach(pending -> pending.answer().accept(new Outcome(null, e)));
+            return;
+        }
+        try (handle) {
+            if (live.size() > 1 && runStacked(handle.get(), live)) {
+                return;
+            }
+            live.forEach(pending -> runAlone(handle.get(), pending));
+        }
+    }
+
+    /** Runs one request in its connection's memory; its failure is its own. */
+    private void runAlone(InferenceModel inference, Pending pending) {
+        batches.increment();
+        batchedRequests.increment();
+        Outcome outcome;
+        try {
+            long start = System.nanoTime();
+            InferenceResult result = inference.run(pending.inputs(), pending.outputs());
+            observe(System.nanoTime() - start);
+            outcome = new Outcome(new LinkedHashMap<>(result.asMap()), null);
+        } catch (RuntimeException e) {
+            outcome = new Outcome(null, e);
+        }
+        pending.answer().accept(outcome);
+    }
+
+    /**
+     * Runs the requests stacked along the first dimension and answers each with its rows of every output. Returns
+     * false, having answered none, if the batch failed: stacking, the run, or an output whose first dimension is not
+     * the batch's rows (a model that concatenates, or reduces over, the batch).
+     */
+    private boolean runStacked(InferenceModel inference, List<Pending> batch) {
+        batches.increment();
+        batchedRequests.add(batch.size());
+        long rows = batch.stream().mapToLong(Pending::batchRows).sum();
+        List<Map<String, Tensor>> answers = new ArrayList<>();
+        Map<String, Tensor> stacked = Map.of();
+        try {
+            stacked = stack(batch, rows);
+            try (InferenceResult result = inference.run(stacked, allocator)) {
+                split(result, batch, rows, answers);
+            }
+        } catch (RuntimeException e) {
+            answers.forEach(slices -> slices.values().forEach(Tensor::close));
+            LOG.log(Level.DEBUG, () -> "A batch of " + batch.size() + " requests (" + rows + " rows) for model '" + model
+                    + "' failed; each runs alone: " + e.getMessage());
+            return false;
+        } finally {
+            stacked.values().forEach(Tensor::close);
+        }
+        for (int i = 0; i < batch.size(); i++) {
+            batch.get(i).answer().accept(new Outcome(answers.get(i), null));
+        }
+        return true;
+    }
+
+    /** Each request's rows of every output, in {@code answers}; the slices hold the result's memory when it closes. */
+    private void split(InferenceResult result, List<Pending> batch, long rows, List<Map<String, Tensor>> answers) {
+        for (Map.Entry<String, Tensor> output : result.asMap().entrySet()) {
+            Tensor tensor = output.getValue();
+            if (tensor.rank() == 0 || tensor.dim(0) != rows) {
+                throw new WorkerException(Frame.ErrorCode.INTERNAL, "Output '" + output.getKey() + "' of model '"
+                        + model + "' is " + tensor + " for a batch of " + rows + " rows: its first dimension is not the"
+                        + " batch, so it cannot be split");
+            }
+        }
+        long from = 0;
+        for (Pending pending : batch) {
+            long to = from + pending.batchRows();
+            Map<String, Tensor> slices = new LinkedHashMap<>();
+            answers.add(slices);
+            for (Map.Entry<String, Tensor> output : result.asMap().entrySet()) {
+                slices.put(output.getKey(), output.getValue().slice(from, to));
+            }
+            from = to;
         }
     }
 

@@ -1,5 +1,6 @@
 package io.quarkiverse.modelsharing.worker;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -34,6 +35,9 @@ import io.quarkiverse.modelsharing.tensor.Tensor;
  */
 class BatcherTest {
 
+    /** The rows {@link #lookup()} looks up: row r is {r, r + 10, r + 20, r + 30}. */
+    static final float[] TABLE = { 0, 10, 20, 30, 1, 11, 21, 31, 2, 12, 22, 32, 3, 13, 23, 33, 4, 14, 24, 34 };
+
     ShmTestRoots.Root shm;
     ModelRegistry registry;
     SharedMemoryPool workerPool;
@@ -43,7 +47,9 @@ class BatcherTest {
     void setUp() {
         shm = ShmTestRoots.create();
         registry = ModelRegistry.builder().build();
-        registry.register("add", OnnxModelLoader.of("add", ModelSource.bytes("add", add())));
+        registry.register("add", OnnxModelLoader.of("add", ModelSource.bytes("add", twoInputs("Add"))));
+        registry.register("concat", OnnxModelLoader.of("concat", ModelSource.bytes("concat", twoInputs("Concat"))));
+        registry.register("lookup", OnnxModelLoader.of("lookup", ModelSource.bytes("lookup", lookup())));
         workerPool = SharedMemoryPool.open(shm.settings(1 << 20, 64 << 20));
         clientPool = SharedMemoryPool.open(shm.settings(1 << 20, 64 << 20));
     }
@@ -57,15 +63,26 @@ class BatcherTest {
     }
 
     /**
-     * z = x + y for x F32[?, 4] and y F32[?, 4] (a y of one row broadcasts over x's rows, and the other way round):
-     * every input and output has a free first dimension, so the worker batches it.
+     * z = x + y (Add: a y of one row broadcasts over x's rows, and the other way round) or z = x stacked on y (Concat
+     * along the first dimension: z has the rows of both, so its first dimension is not the batch), for x F32[?, 4]
+     * and y F32[?, 4]: every input and output has a free first dimension, so the worker batches both.
      */
-    static byte[] add() {
-        return OnnxModelBuilder.create("add")
+    static byte[] twoInputs(String op) {
+        return OnnxModelBuilder.create(op.toLowerCase())
                 .input("x", DType.F32, -1, 4)
                 .input("y", DType.F32, -1, 4)
-                .node("Add", List.of("x", "y"), List.of("z"))
+                .node(op, List.of("x", "y"), List.of("z"), op.equals("Concat") ? Map.of("axis", 0L) : Map.of())
                 .output("z", DType.F32, -1, 4)
+                .build();
+    }
+
+    /** y = the rows of {@link #TABLE} that i names: i I64[?], y F32[?, 4]; an index past the table fails the run. */
+    static byte[] lookup() {
+        return OnnxModelBuilder.create("lookup")
+                .input("i", DType.I64, -1)
+                .initializer("table", TABLE, 5, 4)
+                .node("Gather", List.of("table", "i"), List.of("y"))
+                .output("y", DType.F32, -1, 4)
                 .build();
     }
 
@@ -104,6 +121,54 @@ class BatcherTest {
         }
     }
 
+    @Test
+    void anOutputWhoseFirstDimensionIsNotTheBatchIsNotSplit() throws Exception {
+        Path socket = shm.root.resolve("concat.sock");
+        // a batch waits for four rows: the four requests below make exactly one batch
+        try (WorkerServer worker = WorkerServer.start(new WorkerSettings(socket, Set.of(), 1, 64, Duration.ofSeconds(60),
+                "concat", 4, Duration.ofSeconds(30)), registry, workerPool);
+                WorkerClient first = WorkerClient.connect(socket, clientPool, "first");
+                WorkerClient second = WorkerClient.connect(socket, clientPool, "second");
+                ExecutorService callers = Executors.newVirtualThreadPerTaskExecutor()) {
+            first.load("concat", Duration.ofSeconds(30));
+            List<CompletableFuture<String>> calls = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                WorkerClient client = i % 2 == 0 ? first : second;
+                float[] x = values(1, i);
+                float[] y = values(1, -i);
+                calls.add(CompletableFuture.supplyAsync(() -> call(client, "concat", x, 1, y, 1), callers));
+            }
+            // the batch's output has 8 rows for its 4: split, each request would get one row of the wrong two
+            assertEquals(List.of(), problems(calls), "each request gets both its rows");
+            assertArrayEquals(new long[] { 5, 8 }, worker.batchCounts(), "one batch, then each of its requests alone");
+        }
+    }
+
+    @Test
+    void aBatchThatFailsIsRerunRequestByRequest() throws Exception {
+        Path socket = shm.root.resolve("rerun.sock");
+        // a batch waits for four rows: the four requests below make exactly one batch
+        try (WorkerServer worker = WorkerServer.start(new WorkerSettings(socket, Set.of(), 1, 64, Duration.ofSeconds(60),
+                "rerun", 4, Duration.ofSeconds(30)), registry, workerPool);
+                WorkerClient good = WorkerClient.connect(socket, clientPool, "good");
+                WorkerClient bad = WorkerClient.connect(socket, clientPool, "bad");
+                ExecutorService callers = Executors.newVirtualThreadPerTaskExecutor()) {
+            good.load("lookup", Duration.ofSeconds(30));
+            List<CompletableFuture<String>> goodCalls = new ArrayList<>();
+            for (long index : new long[] { 0, 2, 4 }) {
+                goodCalls.add(CompletableFuture.supplyAsync(() -> lookup(good, index), callers));
+            }
+            CompletableFuture<String> badCall = CompletableFuture.supplyAsync(() -> lookup(bad, 7), callers);
+            assertEquals(List.of(), problems(goodCalls), "the good requests of the failed batch get their rows");
+            String failure = badCall.get(60, TimeUnit.SECONDS);
+            assertTrue(failure.startsWith("failed INTERNAL Model 'lookup' failed: Model 'lookup' failed to run: "),
+                    failure);
+            assertTrue(failure.endsWith("indices element out of data bounds, idx=7 must be within the inclusive range"
+                    + " [-5,4]"), "the bad request fails alone, with its own index: " + failure);
+            assertArrayEquals(new long[] { 5, 8 }, worker.batchCounts(), "one batch, then each of its requests alone");
+        }
+    }
+
     /** {@code rows} rows of 4 values that tell requests apart. */
     static float[] values(int rows, int seed) {
         float[] values = new float[rows * 4];
@@ -113,9 +178,9 @@ class BatcherTest {
         return values;
     }
 
-    /** Runs add; "ok" if the answer is what the model computes for these inputs alone, else what went wrong. */
+    /** Runs add or concat; "ok" if the answer is what the model computes for these inputs alone, else what went wrong. */
     static String call(WorkerClient client, String model, float[] x, int xRows, float[] y, int yRows) {
-        float[] expected = add(x, xRows, y, yRows);
+        float[] expected = model.equals("add") ? add(x, xRows, y, yRows) : concat(x, y);
         try (Tensor xs = Tensor.of(x, xRows, 4);
                 Tensor ys = Tensor.of(y, yRows, 4);
                 InferenceResult result = client.infer(model, Map.of("x", xs, "y", ys), Duration.ofSeconds(60))) {
@@ -138,6 +203,24 @@ class BatcherTest {
             }
         }
         return sum;
+    }
+
+    static float[] concat(float[] x, float[] y) {
+        float[] both = Arrays.copyOf(x, x.length + y.length);
+        System.arraycopy(y, 0, both, x.length, y.length);
+        return both;
+    }
+
+    /** Looks up one row; "ok" if it is the table's, else "failed CODE message". */
+    static String lookup(WorkerClient client, long index) {
+        try (Tensor i = Tensor.of(new long[] { index }, 1);
+                InferenceResult result = client.infer("lookup", Map.of("i", i), Duration.ofSeconds(60))) {
+            float[] expected = Arrays.copyOfRange(TABLE, (int) index * 4, (int) index * 4 + 4);
+            float[] got = result.get("y").toFloatArray();
+            return Arrays.equals(expected, got) ? "ok" : "wrong row " + index + ": " + Arrays.toString(got);
+        } catch (WorkerException e) {
+            return "failed " + e.code() + " " + e.getMessage();
+        }
     }
 
     /** The answers that are not "ok". */
