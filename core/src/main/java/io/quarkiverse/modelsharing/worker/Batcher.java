@@ -12,6 +12,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
@@ -42,10 +43,63 @@ final class Batcher {
 
     /**
      * One request waiting to run: its inputs (already opened), where a run of it alone writes its outputs (its
-     * connection's memory, so that no other client's pool holds them), and where its answer goes.
+     * connection's memory, so that no other client's pool holds them), and where its answer goes. It is answered
+     * exactly once, whether it runs, fails, times out or is cancelled before it starts.
      */
-    record Pending(long requestId, Map<String, Tensor> inputs, TensorAllocator outputs, long deadline,
-            Consumer<Outcome> answer) {
+    static final class Pending {
+
+        private static final int QUEUED = 0;
+        private static final int STARTED = 1;
+        private static final int CANCELLED = 2;
+
+        private final long requestId;
+        private final Map<String, Tensor> inputs;
+        private final TensorAllocator outputs;
+        private final long deadline;
+        private final Consumer<Outcome> answer;
+        private final AtomicInteger state = new AtomicInteger(QUEUED);
+
+        Pending(long requestId, Map<String, Tensor> inputs, TensorAllocator outputs, long deadline,
+                Consumer<Outcome> answer) {
+            this.requestId = requestId;
+            this.inputs = inputs;
+            this.outputs = outputs;
+            this.deadline = deadline;
+            this.answer = answer;
+        }
+
+        long requestId() {
+            return requestId;
+        }
+
+        Map<String, Tensor> inputs() {
+            return inputs;
+        }
+
+        TensorAllocator outputs() {
+            return outputs;
+        }
+
+        long deadline() {
+            return deadline;
+        }
+
+        Consumer<Outcome> answer() {
+            return answer;
+        }
+
+        /**
+         * Drops the request unless it has started: it then never runs, and its answer (a CANCELLED failure) comes when
+         * the batcher reaches it. Returns whether it was dropped; a request already running runs to its end.
+         */
+        boolean cancel() {
+            return state.compareAndSet(QUEUED, CANCELLED);
+        }
+
+        /** Claims the request for a run: false if it was cancelled first. */
+        private boolean start() {
+            return state.compareAndSet(QUEUED, STARTED);
+        }
 
         /**
          * The rows this request adds to a batch: the first dimension that all its inputs share. 0 when stacking it
@@ -230,7 +284,10 @@ final class Batcher {
         long now = System.nanoTime();
         List<Pending> live = new ArrayList<>();
         for (Pending pending : batch) {
-            if (now > pending.deadline()) {
+            if (!pending.start()) {
+                pending.answer().accept(new Outcome(null, new WorkerException(Frame.ErrorCode.CANCELLED,
+                        "Request " + pending.requestId() + " for model '" + model + "' was cancelled before it ran")));
+            } else if (now > pending.deadline()) {
                 pending.answer().accept(new Outcome(null, new WorkerException(Frame.ErrorCode.TIMEOUT,
                         "Request " + pending.requestId() + " for model '" + model
                                 + "' waited past its deadline in the worker's queue")));

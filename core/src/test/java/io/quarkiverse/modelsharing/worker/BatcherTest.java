@@ -2,6 +2,8 @@ package io.quarkiverse.modelsharing.worker;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
@@ -15,6 +17,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -24,6 +27,8 @@ import io.quarkiverse.modelsharing.inference.InferenceResult;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.onnx.OnnxModelBuilder;
 import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
+import io.quarkiverse.modelsharing.onnx.TinyModels;
+import io.quarkiverse.modelsharing.protocol.Frame;
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
 import io.quarkiverse.modelsharing.shm.SharedMemoryPool;
 import io.quarkiverse.modelsharing.shm.ShmTestRoots;
@@ -31,7 +36,8 @@ import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkiverse.modelsharing.tensor.Tensor;
 
 /**
- * Batching in a worker shared by several clients: whatever one client sends, another's answers stay its own.
+ * Batching in a worker shared by several clients: whatever one client sends, another's answers stay its own, and a
+ * request cancelled while it waits never runs.
  */
 class BatcherTest {
 
@@ -50,6 +56,7 @@ class BatcherTest {
         registry.register("add", OnnxModelLoader.of("add", ModelSource.bytes("add", twoInputs("Add"))));
         registry.register("concat", OnnxModelLoader.of("concat", ModelSource.bytes("concat", twoInputs("Concat"))));
         registry.register("lookup", OnnxModelLoader.of("lookup", ModelSource.bytes("lookup", lookup())));
+        registry.register("slower", OnnxModelLoader.of("slower", ModelSource.bytes("slower", TinyModels.slow(512, 60))));
         workerPool = SharedMemoryPool.open(shm.settings(1 << 20, 64 << 20));
         clientPool = SharedMemoryPool.open(shm.settings(1 << 20, 64 << 20));
     }
@@ -169,6 +176,44 @@ class BatcherTest {
         }
     }
 
+    @Test
+    void aCancelledRequestThatWaitsIsDroppedWithoutRunning() throws Exception {
+        Path socket = shm.root.resolve("cancel.sock");
+        try (WorkerServer worker = WorkerServer.start(new WorkerSettings(socket, Set.of(), 1, 8, Duration.ofSeconds(60),
+                "cancel"), registry, workerPool);
+                WorkerClient client = WorkerClient.connect(socket, clientPool, "test");
+                Tensor x = Tensor.allocate(DType.F32, 512, 512)) {
+            client.load("slower", Duration.ofSeconds(30));
+            CompletableFuture<Void> running = CompletableFuture
+                    .runAsync(() -> client.infer("slower", Map.of("x", x), Duration.ofSeconds(60)).close());
+            await(() -> worker.batchCounts()[0] == 1, "the first request never started running");
+            CompletableFuture<RuntimeException> queued = new CompletableFuture<>();
+            Thread waiter = Thread.ofPlatform().start(() -> {
+                try {
+                    client.infer("slower", Map.of("x", x), Duration.ofSeconds(60)).close();
+                    queued.complete(null);
+                } catch (RuntimeException e) {
+                    queued.complete(e);
+                }
+            });
+            await(() -> worker.queueDepth() == 2, "the second request never reached the worker's queue");
+            waiter.interrupt(); // the client gives up on it: it sends the worker a cancel
+            WorkerException cancelled = assertInstanceOf(WorkerException.class, queued.get(60, TimeUnit.SECONDS));
+            assertEquals(Frame.ErrorCode.CANCELLED, cancelled.code());
+            assertEquals("Interrupted while waiting for worker 'cancel'", cancelled.getMessage());
+            // frames of a connection are handled in order: this status comes after the worker handled the cancel
+            Map<String, String> status = client.status(Duration.ofSeconds(30));
+            assertFalse(running.isDone(), "the cancel came while the first request still ran: " + status);
+            running.get(60, TimeUnit.SECONDS);
+            await(() -> worker.queueDepth() == 0, "the cancelled request never left the queue count");
+            assertArrayEquals(new long[] { 1, 1 }, worker.batchCounts(), "only the first request ran");
+            try (Tensor row = Tensor.of(new float[] { 1, 2, 3, 4 }, 1, 4);
+                    InferenceResult after = client.infer("add", Map.of("x", row, "y", row), Duration.ofSeconds(30))) {
+                assertArrayEquals(new float[] { 2, 4, 6, 8 }, after.get("z").toFloatArray(), "the connection still serves");
+            }
+        }
+    }
+
     /** {@code rows} rows of 4 values that tell requests apart. */
     static float[] values(int rows, int seed) {
         float[] values = new float[rows * 4];
@@ -233,5 +278,13 @@ class BatcherTest {
             }
         }
         return problems;
+    }
+
+    static void await(BooleanSupplier condition, String otherwise) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, otherwise);
+            Thread.sleep(1);
+        }
     }
 }
