@@ -1,5 +1,6 @@
 package io.quarkiverse.modelsharing.worker;
 
+import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -11,6 +12,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
@@ -28,24 +30,94 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
  * along it, run once in the batcher's own memory, and the outputs sliced back per request (each answer copies its
  * slices into its connection's memory). The first request
  * of a batch waits at most {@code maxDelay} for others; a batch holds at most {@code maxBatch} rows.
+ * <p>
+ * A worker serves every application on its host, so one client's request must never change another's answer. Requests
+ * are stacked only where that is sound: the model leaves the first dimension free on every input and output, and
+ * all the inputs of each request have the same number of rows (a request whose inputs differ, one broadcast over
+ * another say, runs alone). A batch whose outputs do not have the batch's rows first, or that fails for any reason,
+ * is rerun request by request: a request that breaks a batch fails alone.
  */
 final class Batcher {
 
+    private static final System.Logger LOG = System.getLogger(Batcher.class.getName());
+
     /**
      * One request waiting to run: its inputs (already opened), where a run of it alone writes its outputs (its
-     * connection's memory, so that no other client's pool holds them), and where its answer goes.
+     * connection's memory, so that no other client's pool holds them), and where its answer goes. It is answered
+     * exactly once, whether it runs, fails, times out or is cancelled before it starts.
      */
-    record Pending(long requestId, Map<String, Tensor> inputs, TensorAllocator outputs, long deadline,
-            Consumer<Outcome> answer) {
+    static final class Pending {
 
-        long rows() {
-            if (inputs.isEmpty()) {
-                return 1;
-            }
-            Tensor first = inputs.values().iterator().next();
-            return first.rank() == 0 ? 1 : first.dim(0);
+        private static final int QUEUED = 0;
+        private static final int STARTED = 1;
+        private static final int CANCELLED = 2;
+
+        private final long requestId;
+        private final Map<String, Tensor> inputs;
+        private final TensorAllocator outputs;
+        private final long deadline;
+        private final Consumer<Outcome> answer;
+        private final AtomicInteger state = new AtomicInteger(QUEUED);
+
+        Pending(long requestId, Map<String, Tensor> inputs, TensorAllocator outputs, long deadline,
+                Consumer<Outcome> answer) {
+            this.requestId = requestId;
+            this.inputs = inputs;
+            this.outputs = outputs;
+            this.deadline = deadline;
+            this.answer = answer;
         }
 
+        long requestId() {
+            return requestId;
+        }
+
+        Map<String, Tensor> inputs() {
+            return inputs;
+        }
+
+        TensorAllocator outputs() {
+            return outputs;
+        }
+
+        long deadline() {
+            return deadline;
+        }
+
+        Consumer<Outcome> answer() {
+            return answer;
+        }
+
+        /**
+         * Drops the request unless it has started: it then never runs, and its answer (a CANCELLED failure) comes when
+         * the batcher reaches it. Returns whether it was dropped; a request already running runs to its end.
+         */
+        boolean cancel() {
+            return state.compareAndSet(QUEUED, CANCELLED);
+        }
+
+        /** Claims the request for a run: false if it was cancelled first. */
+        private boolean start() {
+            return state.compareAndSet(QUEUED, STARTED);
+        }
+
+        /**
+         * The rows this request adds to a batch: the first dimension that all its inputs share. 0 when stacking it
+         * would be unsound, so that it runs alone: no inputs, a scalar, inputs that disagree on their rows (one of
+         * them broadcast by the model, say), or no rows at all.
+         */
+        long batchRows() {
+            long rows = 0;
+            for (Tensor input : inputs.values()) {
+                if (input.rank() == 0 || input.dim(0) == 0 || (rows != 0 && input.dim(0) != rows)) {
+                    return 0;
+                }
+                rows = input.dim(0);
+            }
+            return rows;
+        }
+
+        /** Whether the other request's inputs stack onto this one's: same names and dtypes, same shapes past dim 0. */
         boolean fits(Pending other) {
             if (!inputs.keySet().equals(other.inputs.keySet())) {
                 return false;
@@ -78,7 +150,9 @@ final class Batcher {
     private final int maxBatch;
     private final long maxDelayNanos;
     private final BlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
+    /** Runs started; a batch that fails and is rerun request by request counts once, and each rerun once more. */
     final LongAdder batches = new LongAdder();
+    /** Requests in the runs started, a request rerun alone after its batch failed counted again. */
     final LongAdder batchedRequests = new LongAdder();
     /** Runs made by the thread that took the request (see {@link #take}), not by the executor. */
     final LongAdder runsInCaller = new LongAdder();
@@ -154,20 +228,21 @@ final class Batcher {
                 Pending first = carried != null ? carried : queue.take();
                 carried = null;
                 List<Pending> batch = new ArrayList<>(List.of(first));
-                long rows = first.rows();
+                long rows = first.batchRows();
                 long until = System.nanoTime() + maxDelayNanos;
-                while (rows < maxBatch && batchable()) {
+                while (rows > 0 && rows < maxBatch) { // a request that cannot stack runs alone, at once
                     long left = until - System.nanoTime();
                     Pending next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
                     if (next == null) {
                         break;
                     }
-                    if (!first.fits(next) || rows + next.rows() > maxBatch) {
+                    long nextRows = next.batchRows();
+                    if (nextRows == 0 || !first.fits(next) || rows + nextRows > maxBatch) {
                         carried = next;
                         break;
                     }
                     batch.add(next);
-                    rows += next.rows();
+                    rows += nextRows;
                 }
                 executor.execute(() -> runInSlot(batch));
             }
@@ -201,11 +276,18 @@ final class Batcher {
         }
     }
 
+    /**
+     * Runs a batch: stacked, if it has several requests, and rerun request by request if that fails, so that a
+     * request that breaks the batch fails alone and the others still get their answers.
+     */
     private void run(List<Pending> batch) {
         long now = System.nanoTime();
         List<Pending> live = new ArrayList<>();
         for (Pending pending : batch) {
-            if (now > pending.deadline()) {
+            if (!pending.start()) {
+                pending.answer().accept(new Outcome(null, new WorkerException(Frame.ErrorCode.CANCELLED,
+                        "Request " + pending.requestId() + " for model '" + model + "' was cancelled before it ran")));
+            } else if (now > pending.deadline()) {
                 pending.answer().accept(new Outcome(null, new WorkerException(Frame.ErrorCode.TIMEOUT,
                         "Request " + pending.requestId() + " for model '" + model
                                 + "' waited past its deadline in the worker's queue")));
@@ -216,33 +298,86 @@ final class Batcher {
         if (live.isEmpty()) {
             return;
         }
-        batches.increment();
-        batchedRequests.add(live.size());
-        try (ModelHandle<InferenceModel> handle = registry.acquire(model, InferenceModel.class)) {
-            if (live.size() == 1) {
-                long start = System.nanoTime();
-                InferenceResult result = handle.get().run(live.get(0).inputs(), live.get(0).outputs());
-                observe(System.nanoTime() - start);
-                live.get(0).answer().accept(new Outcome(new LinkedHashMap<>(result.asMap()), null));
-                return;
-            }
-            Map<String, Tensor> stacked = stack(live);
-            try (InferenceResult result = handle.get().run(stacked, allocator)) {
-                long from = 0;
-                for (Pending pending : live) {
-                    long to = from + pending.rows();
-                    Map<String, Tensor> slices = new LinkedHashMap<>();
-                    for (Map.Entry<String, Tensor> output : result.asMap().entrySet()) {
-                        slices.put(output.getKey(), output.getValue().slice(from, to));
-                    }
-                    pending.answer().accept(new Outcome(slices, null));
-                    from = to;
-                }
-            } finally {
-                stacked.values().forEach(Tensor::close);
-            }
+        ModelHandle<InferenceModel> handle;
+        try {
+            handle = registry.acquire(model, InferenceModel.class);
         } catch (RuntimeException e) {
             live.forEach(pending -> pending.answer().accept(new Outcome(null, e)));
+            return;
+        }
+        try (handle) {
+            if (live.size() > 1 && runStacked(handle.get(), live)) {
+                return;
+            }
+            live.forEach(pending -> runAlone(handle.get(), pending));
+        }
+    }
+
+    /** Runs one request in its connection's memory; its failure is its own. */
+    private void runAlone(InferenceModel inference, Pending pending) {
+        batches.increment();
+        batchedRequests.increment();
+        Outcome outcome;
+        try {
+            long start = System.nanoTime();
+            InferenceResult result = inference.run(pending.inputs(), pending.outputs());
+            observe(System.nanoTime() - start);
+            outcome = new Outcome(new LinkedHashMap<>(result.asMap()), null);
+        } catch (RuntimeException e) {
+            outcome = new Outcome(null, e);
+        }
+        pending.answer().accept(outcome);
+    }
+
+    /**
+     * Runs the requests stacked along the first dimension and answers each with its rows of every output. Returns
+     * false, having answered none, if the batch failed: stacking, the run, or an output whose first dimension is not
+     * the batch's rows (a model that concatenates, or reduces over, the batch).
+     */
+    private boolean runStacked(InferenceModel inference, List<Pending> batch) {
+        batches.increment();
+        batchedRequests.add(batch.size());
+        long rows = batch.stream().mapToLong(Pending::batchRows).sum();
+        List<Map<String, Tensor>> answers = new ArrayList<>();
+        Map<String, Tensor> stacked = Map.of();
+        try {
+            stacked = stack(batch, rows);
+            try (InferenceResult result = inference.run(stacked, allocator)) {
+                split(result, batch, rows, answers);
+            }
+        } catch (RuntimeException e) {
+            answers.forEach(slices -> slices.values().forEach(Tensor::close));
+            LOG.log(Level.DEBUG, () -> "A batch of " + batch.size() + " requests (" + rows + " rows) for model '" + model
+                    + "' failed; each runs alone: " + e.getMessage());
+            return false;
+        } finally {
+            stacked.values().forEach(Tensor::close);
+        }
+        for (int i = 0; i < batch.size(); i++) {
+            batch.get(i).answer().accept(new Outcome(answers.get(i), null));
+        }
+        return true;
+    }
+
+    /** Each request's rows of every output, in {@code answers}; the slices hold the result's memory when it closes. */
+    private void split(InferenceResult result, List<Pending> batch, long rows, List<Map<String, Tensor>> answers) {
+        for (Map.Entry<String, Tensor> output : result.asMap().entrySet()) {
+            Tensor tensor = output.getValue();
+            if (tensor.rank() == 0 || tensor.dim(0) != rows) {
+                throw new WorkerException(Frame.ErrorCode.INTERNAL, "Output '" + output.getKey() + "' of model '"
+                        + model + "' is " + tensor + " for a batch of " + rows + " rows: its first dimension is not the"
+                        + " batch, so it cannot be split");
+            }
+        }
+        long from = 0;
+        for (Pending pending : batch) {
+            long to = from + pending.batchRows();
+            Map<String, Tensor> slices = new LinkedHashMap<>();
+            answers.add(slices);
+            for (Map.Entry<String, Tensor> output : result.asMap().entrySet()) {
+                slices.put(output.getKey(), output.getValue().slice(from, to));
+            }
+            from = to;
         }
     }
 
@@ -261,16 +396,23 @@ final class Batcher {
         lastRunNanos = nanos;
     }
 
-    /** Copies the requests' inputs one after another along the first dimension. */
-    private Map<String, Tensor> stack(List<Pending> batch) {
+    /**
+     * Copies the requests' inputs one after another along the first dimension; every byte of each stacked input is
+     * written, so no uninitialised memory reaches the model.
+     */
+    private Map<String, Tensor> stack(List<Pending> batch, long rows) {
         Map<String, Tensor> stacked = new LinkedHashMap<>();
-        long rows = batch.stream().mapToLong(Pending::rows).sum();
         try {
             for (Map.Entry<String, Tensor> input : batch.get(0).inputs().entrySet()) {
                 long[] shape = input.getValue().shape();
                 shape[0] = rows;
                 Tensor target = allocator.allocateUninitialized(input.getValue().dtype(), shape);
                 stacked.put(input.getKey(), target);
+                long bytes = batch.stream().mapToLong(pending -> pending.inputs().get(input.getKey()).byteSize()).sum();
+                if (bytes != target.byteSize()) {
+                    throw new WorkerException(Frame.ErrorCode.INTERNAL, "Input '" + input.getKey() + "' of a batch for"
+                            + " model '" + model + "' has " + bytes + " bytes for " + target + ": its requests do not stack");
+                }
                 long offset = 0;
                 for (Pending pending : batch) {
                     Tensor part = pending.inputs().get(input.getKey());

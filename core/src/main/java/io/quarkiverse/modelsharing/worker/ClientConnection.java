@@ -57,6 +57,8 @@ final class ClientConnection {
     private final Map<Long, List<Tensor>> leases = new ConcurrentHashMap<>();
     /** Requests accepted and not yet answered; a cancelled one is removed, and its outputs dropped when they come. */
     private final Set<Long> inFlight = ConcurrentHashMap.newKeySet();
+    /** Requests handed to a batcher and not yet answered, so that a cancel can drop one that has not started. */
+    private final Map<Long, Batcher.Pending> pending = new ConcurrentHashMap<>();
     private final PeerPools clientPools;
     /** This connection's output pool's files that the client has been sent; guarded by itself, with the writes. */
     private final Set<String> sentPools = new HashSet<>();
@@ -243,19 +245,23 @@ final class ClientConnection {
         inFlight.add(id);
         Batcher batcher = server.batcher(infer.model());
         TensorAllocator outputMemory = clientShares ? outputPool() : TensorAllocator.offHeap();
+        Batcher.Pending request = new Batcher.Pending(id, inputs, outputMemory, deadline, outcome -> {
+            pending.remove(id);
+            server.waiting.decrementAndGet();
+            try {
+                inputs.values().forEach(Tensor::close);
+                answer(id, infer.model(), outcome);
+            } finally {
+                endRequest();
+            }
+        });
+        pending.put(id, request);
         Runnable here;
         try {
-            here = batcher.take(new Batcher.Pending(id, inputs, outputMemory, deadline, outcome -> {
-                server.waiting.decrementAndGet();
-                try {
-                    inputs.values().forEach(Tensor::close);
-                    answer(id, infer.model(), outcome);
-                } finally {
-                    endRequest();
-                }
-            }));
+            here = batcher.take(request);
         } catch (RuntimeException e) {
             // not taken (the worker is closing): the request ends here, and nothing of it stays counted
+            pending.remove(id);
             server.waiting.decrementAndGet();
             inFlight.remove(id);
             inputs.values().forEach(Tensor::close);
@@ -391,8 +397,12 @@ final class ClientConnection {
     }
 
     private void cancel(long id) {
+        Batcher.Pending request = pending.get(id);
+        // dropped if it has not started: it never runs, and its answer (to no one) still releases what it holds
+        boolean dropped = request != null && request.cancel();
         if (inFlight.remove(id)) {
-            reply(new Frame.Error(id, Frame.ErrorCode.CANCELLED, "Request " + id + " was cancelled before it ran"));
+            reply(new Frame.Error(id, Frame.ErrorCode.CANCELLED, "Request " + id + (dropped ? " was cancelled before it ran"
+                    : " was cancelled while it ran; its outputs are dropped")));
         } else {
             release(id);
         }
