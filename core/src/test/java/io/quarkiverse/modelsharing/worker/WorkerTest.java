@@ -113,6 +113,58 @@ class WorkerTest {
     }
 
     @Test
+    void aWorkerWithoutSharedMemoryGetsTensorsInlineFromAClientThatHasIt() throws Exception {
+        Path inlineSocket = shm.root.resolve("inline.sock");
+        try (WorkerServer inline = WorkerServer.start(new WorkerSettings(inlineSocket, Set.of(), 1, 16,
+                Duration.ofSeconds(30), "no-shm"), registry, TensorAllocator.offHeap());
+                WorkerClient client = WorkerClient.connect(inlineSocket, clientPool, "has-shm");
+                Tensor x = clientPool.allocate(DType.F32, 1, 4)) {
+            x.copyFrom(ROW);
+            try (InferenceResult result = client.infer("affine", Map.of("x", x), Duration.ofSeconds(10))) {
+                assertArrayEquals(TinyModels.expectedAffine(ROW, TinyModels.BIAS), result.get("y").toFloatArray());
+                assertEquals(StorageKind.OFF_HEAP, result.get("y").storageKind(), "the welcome said: no shared memory");
+            }
+        }
+    }
+
+    @Test
+    void longErrorsAndStatusValuesAreCutNotLost() throws Exception {
+        for (int i = 0; i < 300; i++) {
+            registry.register(String.format("a-rather-long-model-name-%04d", i), OnnxModelLoader.of("affine",
+                    ModelSource.bytes("affine", TinyModels.affine())));
+        }
+        try (WorkerClient client = WorkerClient.connect(socket, clientPool, "test");
+                Tensor x = Tensor.of(ROW, 1, 4)) {
+            WorkerException unknown = assertThrows(WorkerException.class,
+                    () -> client.infer("nope", Map.of("x", x), Duration.ofSeconds(10)));
+            assertTrue(unknown.getMessage().startsWith("No model named 'nope' is registered; registered models: [a-rather"),
+                    unknown.getMessage());
+            assertTrue(unknown.getMessage().endsWith("..."), "cut to the frame's 4 KiB strings, not dropped");
+            assertTrue(client.status(Duration.ofSeconds(10)).get("models").endsWith("..."));
+            assertEquals("affine", client.load("affine", Duration.ofSeconds(10)).model(), "the connection still works");
+        }
+    }
+
+    @Test
+    void aWorkerConnectionReconnectsToARestartedWorker() throws Exception {
+        try (WorkerConnection connection = new WorkerConnection(() -> socket, clientPool, "reconnecting",
+                Duration.ofSeconds(10)); Tensor x = Tensor.of(ROW, 1, 4)) {
+            connection.client().infer("affine", Map.of("x", x), Duration.ofSeconds(10)).close();
+            server.close();
+            server = WorkerServer.start(new WorkerSettings(socket, Set.of(), 1, 1, Duration.ofSeconds(30), "again"),
+                    registry, workerPool);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (connection.client().isConnected() && System.nanoTime() < deadline) {
+                Thread.onSpinWait(); // until the old connection has seen its worker go
+            }
+            try (InferenceResult result = connection.client().infer("affine", Map.of("x", x), Duration.ofSeconds(10))) {
+                assertArrayEquals(TinyModels.expectedAffine(ROW, TinyModels.BIAS), result.get("y").toFloatArray());
+                assertEquals("again", connection.client().workerName());
+            }
+        }
+    }
+
+    @Test
     void leasesEndWhenTheConnectionCloses() throws Exception {
         WorkerClient client = WorkerClient.connect(socket, clientPool, "test");
         try (Tensor x = Tensor.of(ROW, 1, 4)) {
