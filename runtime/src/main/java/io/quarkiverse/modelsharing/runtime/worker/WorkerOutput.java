@@ -66,7 +66,8 @@ final class WorkerOutput {
     private void pump(InputStream stream, boolean isErrors) {
         StringBuilder line = new StringBuilder();
         char[] buffer = new char[8192];
-        try (Reader reader = new InputStreamReader(stream)) {
+        Reader reader = new InputStreamReader(stream);
+        try {
             for (int read; (read = reader.read(buffer)) >= 0;) {
                 for (int i = 0; i < read; i++) {
                     char c = buffer[i];
@@ -83,6 +84,24 @@ final class WorkerOutput {
         } catch (IOException e) {
             LOG.debugf("Stopped reading the output of model worker %s: %s", name, e.getMessage());
         } finally {
+            // When a process exits, the JDK's reaper moves what is still in its pipe into the stream itself and closes
+            // the pipe, which can end our read first: what it saved is read here, so that no last line is lost.
+            try {
+                for (byte b : stream.readAllBytes()) {
+                    if (b == '\n') {
+                        emit(line, isErrors);
+                    } else if (b != '\r') {
+                        line.append((char) (b & 0xFF));
+                    }
+                }
+            } catch (IOException e) {
+                // nothing saved
+            }
+            try {
+                reader.close();
+            } catch (IOException e) {
+                // closing anyway
+            }
             if (!line.isEmpty()) {
                 emit(line, isErrors);
             }
