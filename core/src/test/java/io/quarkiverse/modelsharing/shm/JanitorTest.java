@@ -55,7 +55,10 @@ class JanitorTest {
 
     @Test
     void unlockedPoolsGoLiveOnesStayAndOddNamesAreSkippedWithOneLineEach() throws Exception {
-        try (SharedMemoryPool pool = SharedMemoryPool.open(shm.namedSettings(1 << 20, 4 << 20));
+        // the pool's own janitor sweeps once an hour here: only the sweeps below run
+        SharedMemorySettings settings = new SharedMemorySettings(shm.root, 1 << 20, 4 << 20, java.time.Duration.ofHours(1),
+                true);
+        try (SharedMemoryPool pool = SharedMemoryPool.open(settings);
                 Tensor live = pool.allocate(DType.F32, 16)) {
             Path directory = pool.directory();
             Path dead = Files.write(directory.resolve("pool-" + "ab".repeat(16) + ".shm"), new byte[4096]);
