@@ -196,11 +196,13 @@ class ModelRegistryTest {
             handle.close();
             while (registry.state("a") == ModelState.LOADED) {
                 Thread.sleep(5);
-                assertTrue(System.nanoTime() - released < idle.toNanos() * 4, "never unloaded");
+                assertTrue(System.nanoTime() - released < TimeUnit.SECONDS.toNanos(10), "never unloaded");
             }
             long unloadedAfter = System.nanoTime() - released;
-            assertTrue(unloadedAfter <= idle.toNanos() + TimeUnit.MILLISECONDS.toNanos(25),
-                    "unloaded " + unloadedAfter / 1_000_000 + " ms after release, idle timeout " + idle.toMillis() + " ms");
+            // Not before the idle timeout (deterministic); how soon after it is the sweeper thread's scheduling, which a
+            // loaded machine delays (a build on two cores measured 326 ms): a bound, not a figure.
+            assertTrue(unloadedAfter >= idle.toNanos() * 9 / 10, "unloaded " + unloadedAfter / 1_000_000
+                    + " ms after release, before the idle timeout of " + idle.toMillis() + " ms");
             assertEquals(1, a.closes.get());
             assertEquals(0, registry.usedBytes());
         }
