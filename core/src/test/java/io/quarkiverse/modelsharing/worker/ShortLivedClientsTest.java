@@ -54,10 +54,10 @@ class ShortLivedClientsTest {
                     assertTrue(!mapped.contains("qms-pool-" + pool), "the worker still maps pool " + pool);
                 }
                 assertEquals(0, memfdPools(maps), "nor any output pool of a closed connection:\n" + mapped);
-                while (KilledWorkerTest.shmemBytes() > baseline + (8L << 20) && System.nanoTime() < deadline) {
+                while (KilledWorkerTest.shmemBytes() > baseline + (48L << 20) && System.nanoTime() < deadline) {
                     Thread.onSpinWait();
                 }
-                assertTrue(KilledWorkerTest.shmemBytes() <= baseline + (8L << 20), "ten 16 MiB pools came back: "
+                assertTrue(KilledWorkerTest.shmemBytes() <= baseline + (48L << 20), "ten 16 MiB pools came back (48 MiB of slack for other processes of the machine): "
                         + KilledWorkerTest.shmemBytes() + " bytes of shared memory in use, " + baseline + " before");
                 assertTrue(worker.isAlive());
             } finally {
