@@ -25,7 +25,7 @@ import java.util.concurrent.locks.ReentrantLock;
 public final class FrameChannel implements AutoCloseable {
 
     /** Frames up to this size are read and written through buffers kept for the connection. */
-    private static final int KEPT_BUFFER_BYTES = 64 << 10;
+    private static final int KEPT_BUFFER_BYTES = 8 << 10;
 
     /**
      * How a channel bounds its peer.

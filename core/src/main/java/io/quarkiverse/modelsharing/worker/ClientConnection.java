@@ -417,20 +417,7 @@ final class ClientConnection {
 
     /** Sends the client the output pool files a result names that it has not had yet, then the result. */
     private void replyWithPools(Frame.Result result, SharedMemoryPool pool) {
-        synchronized (sentPools) {
-            for (WireTensor tensor : result.outputs()) {
-                if (tensor instanceof WireTensor.Shared shared && sentPools.add(shared.descriptor().poolId())) {
-                    String poolId = shared.descriptor().poolId();
-                    int descriptor = pool.descriptorForPeer(poolId);
-                    try {
-                        reply(new Frame.SharePool(0, poolId, pool.poolBytes(poolId), descriptor));
-                    } finally {
-                        UnixSocket.closeDescriptor(descriptor);
-                    }
-                }
-            }
-            reply(result);
-        }
+        WireTensors.sendWithPools(result, result.outputs(), pool, sentPools, this::reply);
     }
 
     /** Sends a frame; a frame that cannot be encoded is answered with why, so the client never waits it out. */

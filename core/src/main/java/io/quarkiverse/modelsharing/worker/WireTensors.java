@@ -5,9 +5,12 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
 import java.util.function.Function;
 
 import io.quarkiverse.modelsharing.protocol.Frame;
+import io.quarkiverse.modelsharing.protocol.UnixSocket;
 import io.quarkiverse.modelsharing.protocol.WireTensor;
 import io.quarkiverse.modelsharing.shm.PeerPools;
 import io.quarkiverse.modelsharing.shm.SharedMemoryPool;
@@ -74,6 +77,30 @@ final class WireTensors {
         } catch (RuntimeException e) {
             tensors.values().forEach(Tensor::close);
             throw e;
+        }
+    }
+
+    /**
+     * Sends the peer each of {@code pool}'s files that {@code tensors} name and {@code sent} does not hold yet (a
+     * share-pool frame with the file's descriptor), then {@code frame}: under {@code sent}'s lock, so that no frame
+     * naming a pool can overtake the pool itself.
+     */
+    static void sendWithPools(Frame frame, List<WireTensor> tensors, SharedMemoryPool pool, Set<String> sent,
+            Consumer<Frame> send) {
+        synchronized (sent) {
+            for (WireTensor tensor : tensors) {
+                if (tensor instanceof WireTensor.Shared shared && pool.hasPool(shared.descriptor().poolId())
+                        && sent.add(shared.descriptor().poolId())) {
+                    String poolId = shared.descriptor().poolId();
+                    int descriptor = pool.descriptorForPeer(poolId);
+                    try {
+                        send.accept(new Frame.SharePool(0, poolId, pool.poolBytes(poolId), descriptor));
+                    } finally {
+                        UnixSocket.closeDescriptor(descriptor);
+                    }
+                }
+            }
+            send.accept(frame);
         }
     }
 }

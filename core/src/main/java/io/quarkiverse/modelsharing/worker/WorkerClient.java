@@ -210,21 +210,7 @@ public final class WorkerClient implements AutoCloseable {
 
     /** Sends the worker the pools a request names that it has not had yet, then the request. */
     private void sendWithPools(Frame.Infer request) {
-        synchronized (sentPools) {
-            for (WireTensor tensor : request.inputs()) {
-                if (tensor instanceof WireTensor.Shared shared && sending.hasPool(shared.descriptor().poolId())
-                        && sentPools.add(shared.descriptor().poolId())) {
-                    String poolId = shared.descriptor().poolId();
-                    int descriptor = sending.descriptorForPeer(poolId);
-                    try {
-                        send(new Frame.SharePool(0, poolId, sending.poolBytes(poolId), descriptor));
-                    } finally {
-                        UnixSocket.closeDescriptor(descriptor);
-                    }
-                }
-            }
-            send(request);
-        }
+        WireTensors.sendWithPools(request, request.inputs(), sending, sentPools, this::send);
     }
 
     private Frame call(Frame request, Duration timeout) {

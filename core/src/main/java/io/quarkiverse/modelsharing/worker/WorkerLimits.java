@@ -17,7 +17,7 @@ import io.quarkiverse.modelsharing.protocol.FrameChannel;
  * @param maxQueuedBytes most bytes of answers that may wait for a client that reads slowly
  * @param maxConnections connections open at once, from everyone
  * @param maxConnectionsPerProcess connections open at once from one process
- * @param inlineBudgetBytes bytes that frames over 64 KiB (inline tensors) of all connections may hold at once
+ * @param inlineBudgetBytes bytes that frames over 8 KiB (inline tensors) of all connections may hold at once
  * @param maxPoolBytesPerConnection bytes of pools one connection may have the worker map: a sealed memfd can be made
  *        large without using memory, and each mapping takes address space (with {@code maxConnections}, this bounds
  *        what all clients together can map)

@@ -3,9 +3,7 @@ package io.quarkiverse.modelsharing.shm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.RandomAccessFile;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -125,19 +123,10 @@ class HostilePoolsTest {
     }
 
     static void withWorker(Attack attack) throws Exception {
-        try (ShmTestRoots.Root shm = ShmTestRoots.create()) {
-            Path model = Files.write(shm.root.resolve("affine.onnx"), TinyModels.affine());
-            Path socket = shm.root.resolve("w.sock");
-            Process worker = PeerChild.worker(socket, model, "hostile").start();
-            try {
-                assertEquals("worker hostile listening on " + socket,
-                        new BufferedReader(new InputStreamReader(worker.getInputStream())).readLine());
-                attack.run(socket, worker.pid());
-                assertTrue(worker.isAlive());
-            } finally {
-                worker.destroyForcibly();
-                worker.waitFor(10, TimeUnit.SECONDS);
-            }
+        try (ShmTestRoots.Root shm = ShmTestRoots.create();
+                PeerChild.Worker worker = PeerChild.startWorker(shm.root, "hostile", List.of())) {
+            attack.run(worker.socket(), worker.pid());
+            assertTrue(worker.process().isAlive());
         }
     }
 

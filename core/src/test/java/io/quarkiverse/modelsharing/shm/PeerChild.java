@@ -226,6 +226,43 @@ public final class PeerChild {
         return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
     }
 
+    /** A worker daemon in a JVM of its own, listening; closing it kills it (SIGKILL) and waits for it. */
+    public record Worker(Process process, Path socket) implements AutoCloseable {
+
+        public long pid() {
+            return process.pid();
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            process.destroyForcibly();
+            process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
+
+    /**
+     * Starts a worker daemon named {@code name} that serves the affine test model from {@code root} on
+     * {@code root/<name>.sock}, with {@code jvmOptions} and {@code options}, and returns once it says it listens.
+     */
+    public static Worker startWorker(Path root, String name, List<String> jvmOptions, String... options)
+            throws IOException {
+        Path model = root.resolve("affine.onnx");
+        if (!Files.exists(model)) {
+            Files.write(model, TinyModels.affine());
+        }
+        Path socket = root.resolve(name + ".sock");
+        List<String> command = new java.util.ArrayList<>(worker(socket, model, name).command());
+        command.addAll(1, jvmOptions);
+        command.addAll(List.of(options));
+        Process process = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String said = new java.io.BufferedReader(new java.io.InputStreamReader(process.getInputStream())).readLine();
+        if (!("worker " + name + " listening on " + socket).equals(said)) {
+            process.destroyForcibly();
+            throw new IllegalStateException("the worker said: " + said);
+        }
+        return new Worker(process, socket);
+    }
+
     /** A command line for a worker daemon serving {@code affine=<model>} on {@code socket}. */
     public static ProcessBuilder worker(Path socket, Path model, String name) {
         return java("io.quarkiverse.modelsharing.worker.WorkerMain", "--socket", socket.toString(), "--model",

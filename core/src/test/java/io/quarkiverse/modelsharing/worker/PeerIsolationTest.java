@@ -5,9 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -42,16 +40,13 @@ class PeerIsolationTest {
 
     @Test
     void aClientsPoolCannotHurtTheWorkerNorAnotherClient() throws Exception {
-        try (ShmTestRoots.Root shm = ShmTestRoots.create()) {
-            Path model = Files.write(shm.root.resolve("affine.onnx"), TinyModels.affine());
-            Path socket = shm.root.resolve("worker.sock");
-            Process worker = PeerChild.worker(socket, model, "shared").start();
+        try (ShmTestRoots.Root shm = ShmTestRoots.create();
+                PeerChild.Worker worker = PeerChild.startWorker(shm.root, "shared", List.of())) {
+            Path socket = worker.socket();
             AtomicBoolean stop = new AtomicBoolean();
             AtomicInteger answered = new AtomicInteger();
             AtomicReference<String> wrong = new AtomicReference<>();
             try (SharedMemoryPool pool = SharedMemoryPool.open(shm.settings(1 << 20, 8 << 20))) {
-                BufferedReader said = new BufferedReader(new InputStreamReader(worker.getInputStream()));
-                assertEquals("worker shared listening on " + socket, said.readLine());
                 CompletableFuture<Void> good = CompletableFuture.runAsync(() -> {
                     float[] expected = TinyModels.expectedAffine(ROW, TinyModels.BIAS);
                     try (WorkerClient client = WorkerClient.connect(socket, pool, "good");
@@ -95,7 +90,7 @@ class PeerIsolationTest {
                 stop.set(true);
                 good.get(60, TimeUnit.SECONDS);
                 assertEquals(null, wrong.get(), "the good client got only right answers");
-                assertTrue(worker.isAlive(), "the worker survived every bad client");
+                assertTrue(worker.process().isAlive(), "the worker survived every bad client");
                 try (WorkerClient after = WorkerClient.connect(socket, pool, "after");
                         Tensor x = Tensor.of(ROW, 1, 4);
                         InferenceResult result = after.infer("affine", Map.of("x", x), Duration.ofSeconds(30))) {
@@ -103,8 +98,6 @@ class PeerIsolationTest {
                 }
             } finally {
                 stop.set(true);
-                worker.destroyForcibly();
-                worker.waitFor(10, TimeUnit.SECONDS);
             }
         }
     }

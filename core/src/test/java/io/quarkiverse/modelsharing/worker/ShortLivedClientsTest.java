@@ -3,8 +3,6 @@ package io.quarkiverse.modelsharing.worker;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -13,7 +11,6 @@ import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 
-import io.quarkiverse.modelsharing.onnx.TinyModels;
 import io.quarkiverse.modelsharing.shm.PeerChild;
 import io.quarkiverse.modelsharing.shm.ShmTestRoots;
 
@@ -26,44 +23,37 @@ class ShortLivedClientsTest {
 
     @Test
     void aWorkerKeepsNoPoolOfAClientThatIsGone() throws Exception {
-        try (ShmTestRoots.Root shm = ShmTestRoots.create()) {
-            Path model = Files.write(shm.root.resolve("affine.onnx"), TinyModels.affine());
-            Path socket = shm.root.resolve("worker.sock");
-            Process worker = PeerChild.worker(socket, model, "long-lived").start();
-            try {
-                assertEquals("worker long-lived listening on " + socket,
-                        new BufferedReader(new InputStreamReader(worker.getInputStream())).readLine());
-                long baseline = KilledWorkerTest.shmemBytes();
-                Path maps = Path.of("/proc", Long.toString(worker.pid()), "maps");
-                List<String> pools = new ArrayList<>();
-                for (int i = 0; i < 10; i++) {
-                    Process client = PeerChild.command("client", socket.toString(), Long.toString(16L << 20), "exit")
-                            .start();
-                    List<String> said = new String(client.getInputStream().readAllBytes()).lines().toList();
-                    assertTrue(client.waitFor(60, TimeUnit.SECONDS));
-                    assertEquals(2, said.size(), said.toString());
-                    assertEquals("ok", said.get(1));
-                    pools.add(said.get(0).substring("pool ".length()));
-                }
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-                while (memfdPools(maps) > 0 && System.nanoTime() < deadline) {
-                    Thread.onSpinWait();
-                }
-                String mapped = Files.readString(maps);
-                for (String pool : pools) {
-                    assertTrue(!mapped.contains("qms-pool-" + pool), "the worker still maps pool " + pool);
-                }
-                assertEquals(0, memfdPools(maps), "nor any output pool of a closed connection:\n" + mapped);
-                while (KilledWorkerTest.shmemBytes() > baseline + (48L << 20) && System.nanoTime() < deadline) {
-                    Thread.onSpinWait();
-                }
-                assertTrue(KilledWorkerTest.shmemBytes() <= baseline + (48L << 20), "ten 16 MiB pools came back (48 MiB of slack for other processes of the machine): "
-                        + KilledWorkerTest.shmemBytes() + " bytes of shared memory in use, " + baseline + " before");
-                assertTrue(worker.isAlive());
-            } finally {
-                worker.destroyForcibly();
-                worker.waitFor(10, TimeUnit.SECONDS);
+        try (ShmTestRoots.Root shm = ShmTestRoots.create();
+                PeerChild.Worker worker = PeerChild.startWorker(shm.root, "long-lived", List.of())) {
+            Path socket = worker.socket();
+            long baseline = KilledWorkerTest.shmemBytes();
+            Path maps = Path.of("/proc", Long.toString(worker.pid()), "maps");
+            List<String> pools = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                Process client = PeerChild.command("client", socket.toString(), Long.toString(16L << 20), "exit")
+                        .start();
+                List<String> said = new String(client.getInputStream().readAllBytes()).lines().toList();
+                assertTrue(client.waitFor(60, TimeUnit.SECONDS));
+                assertEquals(2, said.size(), said.toString());
+                assertEquals("ok", said.get(1));
+                pools.add(said.get(0).substring("pool ".length()));
             }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (memfdPools(maps) > 0 && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            String mapped = Files.readString(maps);
+            for (String pool : pools) {
+                assertTrue(!mapped.contains("qms-pool-" + pool), "the worker still maps pool " + pool);
+            }
+            assertEquals(0, memfdPools(maps), "nor any output pool of a closed connection:\n" + mapped);
+            while (KilledWorkerTest.shmemBytes() > baseline + (48L << 20) && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertTrue(KilledWorkerTest.shmemBytes() <= baseline + (48L << 20),
+                    "ten 16 MiB pools came back (48 MiB of slack for other processes of the machine): "
+                            + KilledWorkerTest.shmemBytes() + " bytes of shared memory in use, " + baseline + " before");
+            assertTrue(worker.process().isAlive());
         }
     }
 
