@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
@@ -165,6 +166,8 @@ final class Batcher {
     /** This model's last two single-request run times, in nanoseconds; -1 until it has run. */
     private volatile long lastRunNanos = -1;
     private volatile long previousRunNanos = -1;
+    /** When each run in progress started ({@link System#nanoTime()}), by the thread that makes it. */
+    private final Map<Thread, Long> runningSince = new ConcurrentHashMap<>();
     private Pending carried;
     private volatile Boolean batchable;
 
@@ -305,12 +308,23 @@ final class Batcher {
             live.forEach(pending -> pending.answer().accept(new Outcome(null, e)));
             return;
         }
+        runningSince.put(Thread.currentThread(), System.nanoTime());
         try (handle) {
             if (live.size() > 1 && runStacked(handle.get(), live)) {
                 return;
             }
             live.forEach(pending -> runAlone(handle.get(), pending));
+        } finally {
+            runningSince.remove(Thread.currentThread());
         }
+    }
+
+    /**
+     * When the oldest run of this model still in progress started ({@link System#nanoTime()}), or
+     * {@link Long#MAX_VALUE} if none is: a run that goes on far past its request's deadline is a worker stuck in it.
+     */
+    long oldestRunStart() {
+        return runningSince.values().stream().mapToLong(Long::longValue).min().orElse(Long.MAX_VALUE);
     }
 
     /** Runs one request in its connection's memory; its failure is its own. */

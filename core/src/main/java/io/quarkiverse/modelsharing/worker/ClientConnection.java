@@ -165,6 +165,7 @@ final class ClientConnection {
         values.put("models", String.join(",", new TreeSet<>(server.registry.names())));
         values.put("pid", Long.toString(ProcessHandle.current().pid()));
         values.put("queue", Integer.toString(server.queueDepth()));
+        values.put("oldest-run-ms", Long.toString(server.oldestRunMillis()));
         long[] batches = server.batchCounts();
         values.put("runs", Long.toString(batches[0]));
         values.put("requests", Long.toString(batches[1]));

@@ -173,6 +173,12 @@ public final class WorkerServer implements AutoCloseable {
         return batchers.values().stream().mapToLong(batcher -> batcher.runsInCaller.sum()).sum();
     }
 
+    /** How long the oldest run in progress has been running, in milliseconds; 0 if none is. */
+    public long oldestRunMillis() {
+        long oldest = batchers.values().stream().mapToLong(Batcher::oldestRunStart).min().orElse(Long.MAX_VALUE);
+        return oldest == Long.MAX_VALUE ? 0 : TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - oldest);
+    }
+
     Batcher batcher(String model) {
         return batchers.computeIfAbsent(model,
                 name -> new Batcher(name, registry, TensorAllocator.offHeap(), executor, runSlots, settings.maxBatch(),

@@ -132,6 +132,21 @@ public interface ModelSharingConfig {
          */
         @WithDefault("10s")
         Duration stablePeriod();
+
+        /**
+         * How often the application asks each worker for its status, on the worker's connection. Readiness reports
+         * what the last heartbeat found: a worker is {@code up} once it has answered one.
+         */
+        @WithDefault("2s")
+        Duration heartbeatInterval();
+
+        /**
+         * How long a worker may take to answer a heartbeat. A worker that does not answer in time (a frozen or stopped
+         * JVM), or that reports a run in progress for longer than {@code timeout} plus this, is reported down in
+         * readiness with the reason; a managed worker is then killed and restarted, an external one only reported.
+         */
+        @WithDefault("10s")
+        Duration heartbeatTimeout();
     }
 
     enum WorkerMode {

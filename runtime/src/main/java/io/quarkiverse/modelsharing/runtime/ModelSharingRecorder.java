@@ -137,14 +137,14 @@ public class ModelSharingRecorder {
                     + " are placed in workers in external mode, but quarkus.model-sharing.workers.socket is not set:"
                     + " set it to the worker daemon's socket"));
             pool = WorkerPool.external(socket, allocator.getValue(), workers.timeout(),
-                    workers.registerModels() ? placed : Map.of());
+                    workers.registerModels() ? placed : Map.of(), workers.heartbeatInterval(), workers.heartbeatTimeout());
         } else {
             List<String> options = List.of("--threads", Integer.toString(workers.threads()), "--queue",
                     Integer.toString(workers.queue()), "--max-batch", Integer.toString(workers.maxBatch()), "--max-delay",
                     workers.maxDelay().toMillis() + "ms", "--timeout", workers.timeout().toSeconds() + "s");
             pool = WorkerPool.managed(workers.devices(), workers.perDevice(), placed, options,
                     all.sharedMemory().directory(), allocator.getValue(), workers.startTimeout(), workers.timeout(),
-                    workers.stablePeriod());
+                    workers.stablePeriod(), workers.heartbeatInterval(), workers.heartbeatTimeout());
         }
         shutdown.addShutdownTask(pool::close);
         // A model that cannot load fails startup here; the shutdown task above then stops the workers.

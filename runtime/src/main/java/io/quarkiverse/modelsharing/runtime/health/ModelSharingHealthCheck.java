@@ -14,7 +14,8 @@ import io.quarkiverse.modelsharing.runtime.worker.WorkerPool;
 
 /**
  * Readiness: each model is {@code loaded}, {@code loadable} (not in memory, its source present), {@code loading},
- * or down: {@code failed: <reason>} or {@code missing: <source>}; and each worker, {@code up} or {@code down}.
+ * or down: {@code failed: <reason>} or {@code missing: <source>}; and each worker, {@code up} or {@code down: <reason>}
+ * (it exited, or its heartbeat found it hung: see {@link WorkerPool#status()}).
  */
 @Readiness
 @ApplicationScoped
@@ -42,9 +43,9 @@ public class ModelSharingHealthCheck implements HealthCheck {
             }
             response.withData(name, status);
         }
-        workers.status().forEach((worker, up) -> {
-            response.withData("worker " + worker, up ? "up" : "down");
-            if (!up) {
+        workers.status().forEach((worker, state) -> {
+            response.withData("worker " + worker, state);
+            if (!state.equals("up")) {
                 response.down();
             }
         });

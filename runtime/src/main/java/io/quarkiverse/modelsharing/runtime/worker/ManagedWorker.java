@@ -44,6 +44,11 @@ final class ManagedWorker implements AutoCloseable {
     private Thread pendingRestart; // guarded by lock
     private volatile Process serving;
     private volatile long servingSinceNanos;
+    /** Why the worker is down, for readiness: why its last process ended, or the heartbeat's verdict that ended it. */
+    private volatile String downReason = "not started";
+    /** The process {@link #kill} ended, and why; its exit is then told with that reason. */
+    private volatile Process killed;
+    private volatile String killedFor;
 
     /**
      * @param restarting told the delay of each restart it schedules
@@ -119,9 +124,28 @@ final class ManagedWorker implements AutoCloseable {
 
     private void exited(Process process) {
         if (process == serving) {
-            scheduleRestart(System.nanoTime() - servingSinceNanos,
-                    "(pid " + process.pid() + ") exited with " + process.exitValue());
+            scheduleRestart(System.nanoTime() - servingSinceNanos, process == killed ? killedFor
+                    : "pid " + process.pid() + " exited with " + process.exitValue());
         }
+    }
+
+    /**
+     * Kills the worker's process {@code pid} (SIGKILL, which a stopped or frozen JVM cannot ignore) because its
+     * heartbeat says it is hung, e.g. "pid 123 did not answer its heartbeat within 10000 ms"; it is then restarted like
+     * a worker that died. Nothing happens if that process is no longer the one serving.
+     */
+    void kill(long pid, String reason) {
+        Process process = serving;
+        synchronized (lock) { // the watcher and a probe may both find it hung: one kill, one message
+            if (process == null || process.pid() != pid || process == killed || !process.isAlive()) {
+                return;
+            }
+            killedFor = reason;
+            killed = process;
+            downReason = reason;
+        }
+        LOG.warnf("Model worker %s %s; killing it", name, reason);
+        process.destroyForcibly();
     }
 
     private void scheduleRestart(long upNanos, String what) {
@@ -129,6 +153,7 @@ final class ManagedWorker implements AutoCloseable {
             if (closed) {
                 return;
             }
+            downReason = what;
             long delay = backoff.delayMillis(upNanos);
             LOG.warnf("Model worker %s %s; restarting in %d ms", name, what, delay);
             restarting.accept(delay);
@@ -157,16 +182,24 @@ final class ManagedWorker implements AutoCloseable {
         }
     }
 
-    /** Whether the worker's process is up (it said it listens and has not exited). */
+    /** Whether the worker's process is up (it said it listens and has not exited, nor been killed). */
     boolean isUp() {
-        Process process = serving;
-        return process != null && process.isAlive();
+        return isUp(serving);
+    }
+
+    private boolean isUp(Process process) {
+        return process != null && process != killed && process.isAlive();
+    }
+
+    /** Why the worker is not up: "pid 123 exited with 137", or the heartbeat's verdict that had it killed. */
+    String downReason() {
+        return downReason;
     }
 
     /** The pid of the worker's process if it is up, or -1. */
     long pid() {
         Process process = serving;
-        return process != null && process.isAlive() ? process.pid() : -1;
+        return isUp(process) ? process.pid() : -1;
     }
 
     /** Restarts that brought the worker up again. */

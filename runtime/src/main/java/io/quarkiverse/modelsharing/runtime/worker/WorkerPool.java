@@ -7,7 +7,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -16,7 +15,6 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
@@ -50,11 +48,9 @@ public final class WorkerPool implements AutoCloseable {
     private final LongAdder requests = new LongAdder();
     private final LongAdder requestNanos = new LongAdder();
     private final String description;
-    /** How long one reading of the workers' status serves {@link #workerStatus}. */
-    static final long STATUS_MAX_AGE_NANOS = TimeUnit.SECONDS.toNanos(1);
-    private final Object statusLock = new Object();
-    private StatusReading statusReading; // guarded by statusLock
     private Path socketDirectory;
+    private final List<WorkerHeartbeat.Watched> watched = new ArrayList<>();
+    private WorkerHeartbeat heartbeat;
 
     private WorkerPool(String description) {
         this.description = description;
@@ -69,17 +65,15 @@ public final class WorkerPool implements AutoCloseable {
         return connections.isEmpty();
     }
 
-    /** Connects to a node-level worker daemon. */
-    public static WorkerPool external(Path socket, TensorAllocator allocator, Duration timeout) {
-        return external(socket, allocator, timeout, Map.of());
-    }
-
     /**
-     * Connects to a shared daemon that registers models on demand (Dev Services'): each model of {@code register}
-     * (name to location) is registered on every new connection, under a name qualified by its location so that
-     * applications with a same-named model do not collide.
+     * Connects to a node-level worker daemon, or to a shared daemon that registers models on demand (Dev Services'):
+     * each model of {@code register} (name to location) is registered on every new connection, under a name qualified
+     * by its location so that applications with a same-named model do not collide. Its heartbeat
+     * ({@link WorkerHeartbeat}) decides readiness; this application does not run the daemon, so it does not restart
+     * it.
      */
-    public static WorkerPool external(Path socket, TensorAllocator allocator, Duration timeout, Map<String, String> register) {
+    public static WorkerPool external(Path socket, TensorAllocator allocator, Duration timeout, Map<String, String> register,
+            Duration heartbeatInterval, Duration heartbeatTimeout) {
         WorkerPool pool = new WorkerPool("external worker at " + socket);
         register.forEach((name, location) -> pool.remoteNames.put(name,
                 name + "@" + Integer.toHexString(Path.of(location).toAbsolutePath().toString().hashCode())));
@@ -89,6 +83,10 @@ public final class WorkerPool implements AutoCloseable {
                     timeout));
             pool.loadEager(client);
         }));
+        pool.watched.add(new WorkerHeartbeat.Watched(pool.description, heartbeatConnection(socket, heartbeatTimeout),
+                () -> 0, (pid, reason) -> {
+                }));
+        pool.heartbeat = new WorkerHeartbeat(pool.watched, heartbeatInterval, heartbeatTimeout, timeout);
         return pool;
     }
 
@@ -101,13 +99,15 @@ public final class WorkerPool implements AutoCloseable {
      * Starts {@code perDevice} workers on each device, serving {@code models} (name to configured location), and
      * waits until each listens. A worker that dies is started again after a delay that doubles from
      * {@link #FIRST_BACKOFF} to {@link #MAX_BACKOFF} until a start stays up for {@code stablePeriod}. Each worker
-     * watches this process and leaves when it ends, even by SIGKILL.
+     * watches this process and leaves when it ends, even by SIGKILL. Every {@code heartbeatInterval} each worker is
+     * asked for its status ({@link WorkerHeartbeat}); one that does not answer within {@code heartbeatTimeout}, or is
+     * stuck in a run for longer than {@code timeout} plus {@code heartbeatTimeout}, is killed and restarted.
      *
      * @throws ModelSharingException if a worker cannot start, with what it said
      */
     public static WorkerPool managed(List<String> devices, int perDevice, Map<String, String> models,
             List<String> workerOptions, Path shmRoot, TensorAllocator allocator, Duration startTimeout, Duration timeout,
-            Duration stablePeriod) {
+            Duration stablePeriod, Duration heartbeatInterval, Duration heartbeatTimeout) {
         WorkerPool pool = new WorkerPool("managed workers on " + devices);
         try {
             // Unix socket paths are limited to 108 bytes: keep them short, in the user's private (0700) directory.
@@ -127,8 +127,11 @@ public final class WorkerPool implements AutoCloseable {
                     worker.start();
                     pool.connections.add(new WorkerConnection(() -> socket, allocator, clientName(), startTimeout,
                             pool::loadEager));
+                    pool.watched.add(new WorkerHeartbeat.Watched(worker.name(),
+                            heartbeatConnection(socket, heartbeatTimeout), worker::pid, worker::kill));
                 }
             }
+            pool.heartbeat = new WorkerHeartbeat(pool.watched, heartbeatInterval, heartbeatTimeout, timeout);
             return pool;
         } catch (IOException | RuntimeException e) {
             pool.close();
@@ -202,70 +205,49 @@ public final class WorkerPool implements AutoCloseable {
 
     /**
      * A value the workers report in their status (e.g. {@code queue}, {@code runs}, {@code requests}), summed over
-     * the workers that answer within a second; NaN if none does. One reading of the workers' status serves every value
-     * asked for within {@link #STATUS_MAX_AGE_NANOS}: a metrics scrape asks for several, and a worker that does not
-     * answer then holds it up once, not once per value.
+     * the workers that answer their heartbeats, as their last heartbeat found it; NaN if none answers. A metrics scrape
+     * thus costs no round trip, and a worker that does not answer never holds it up.
      */
     public double workerStatus(String name) {
-        StatusReading reading;
-        synchronized (statusLock) {
-            reading = statusReading;
-            if (reading == null || System.nanoTime() - reading.takenNanos() > STATUS_MAX_AGE_NANOS) {
-                reading = readStatus();
-                statusReading = reading;
-            }
-        }
-        return reading.sums() == null ? Double.NaN : reading.sums().getOrDefault(name, 0.0);
-    }
-
-    /** The numeric status values of the workers that answer, summed; null sums if none answers. */
-    private StatusReading readStatus() {
-        Map<String, Double> sums = null;
-        for (WorkerConnection connection : connections) {
-            Map<String, String> values;
-            try {
-                values = connection.client().status(Duration.ofSeconds(1));
-            } catch (RuntimeException e) {
+        Double sum = null;
+        for (WorkerHeartbeat.Watched worker : watched) {
+            Map<String, String> values = heartbeat.lastStatus(worker);
+            if (values == null) {
                 continue; // a worker that is down reports nothing
             }
-            sums = sums == null ? new HashMap<>() : sums;
-            for (Map.Entry<String, String> value : values.entrySet()) {
-                try {
-                    sums.merge(value.getKey(), Double.parseDouble(value.getValue()), Double::sum);
-                } catch (NumberFormatException notANumber) {
-                    // names and lists: not for summing
-                }
+            sum = sum == null ? 0.0 : sum;
+            try {
+                sum += Double.parseDouble(values.getOrDefault(name, "0"));
+            } catch (NumberFormatException notANumber) {
+                // names and lists: not for summing
             }
         }
-        return new StatusReading(System.nanoTime(), sums);
+        return sum == null ? Double.NaN : sum;
     }
 
-    private record StatusReading(long takenNanos, Map<String, Double> sums) {
-    }
-
-    /** Each worker and whether it is up, for readiness. */
-    public Map<String, Boolean> status() {
-        Map<String, Boolean> status = new LinkedHashMap<>();
-        if (managed.isEmpty() && !connections.isEmpty()) {
-            status.put(description, isUp(connections.get(0)));
-        }
-        for (ManagedWorker worker : managed) {
-            status.put(worker.name(), worker.isUp());
+    /**
+     * Each worker and its state, for readiness: {@code up}, or {@code down: <why>}, e.g.
+     * {@code down: pid 123 did not answer its heartbeat within 10 s}. A managed worker is up while its process runs and
+     * answers its heartbeats; the external daemon, while it answers them.
+     */
+    public Map<String, String> status() {
+        Map<String, String> status = new LinkedHashMap<>();
+        for (int i = 0; i < watched.size(); i++) {
+            WorkerHeartbeat.Watched worker = watched.get(i);
+            String why = managed.isEmpty() ? heartbeat.verdict(worker)
+                    : managed.get(i).isUp() ? heartbeat.verdict(worker) : managed.get(i).downReason();
+            status.put(worker.name(), why == null ? "up" : "down: " + why);
         }
         return status;
     }
 
-    private static boolean isUp(WorkerConnection connection) {
-        try {
-            connection.client();
-            return true;
-        } catch (RuntimeException e) {
-            return false;
-        }
-    }
-
     @Override
     public void close() {
+        if (heartbeat != null) {
+            heartbeat.close();
+        } else {
+            watched.forEach(worker -> worker.connection().close());
+        }
         connections.forEach(WorkerConnection::close);
         managed.forEach(ManagedWorker::close);
         if (socketDirectory != null) {
@@ -317,6 +299,11 @@ public final class WorkerPool implements AutoCloseable {
         }
         throw new ModelSharingException(
                 "Model resource " + resource + " is at " + url + ", which a worker process cannot read");
+    }
+
+    /** The heartbeat's own connection to a worker: no tensors travel on it. */
+    private static WorkerConnection heartbeatConnection(Path socket, Duration heartbeatTimeout) {
+        return new WorkerConnection(() -> socket, TensorAllocator.offHeap(), clientName() + "-heartbeat", heartbeatTimeout);
     }
 
     private static String clientName() {
