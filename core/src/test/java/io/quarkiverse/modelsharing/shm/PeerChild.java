@@ -221,7 +221,8 @@ public final class PeerChild {
     public static ProcessBuilder commandAs(long uid, long gid, String classpath, String... args) {
         List<String> command = new java.util.ArrayList<>(List.of("setpriv", "--reuid=" + uid, "--regid=" + gid,
                 "--clear-groups", ProcessHandle.current().info().command().orElse("java"),
-                "--enable-native-access=ALL-UNNAMED", "-XX:-UsePerfData", // no /tmp/hsperfdata_<user> left behind "-cp", classpath, PeerChild.class.getName()));
+                // no /tmp/hsperfdata_<user> of the other user left behind
+                "--enable-native-access=ALL-UNNAMED", "-XX:-UsePerfData", "-cp", classpath, PeerChild.class.getName()));
         command.addAll(List.of(args));
         return new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT);
     }
