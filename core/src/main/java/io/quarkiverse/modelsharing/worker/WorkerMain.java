@@ -35,7 +35,7 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
  *     --model embedder=/models/embedder.onnx [--model ...] [--allow-user alice ...] [--threads 2] [--queue 1024] \
  *     [--timeout 30s] [--name cpu-0] [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms]
  *     [--device cpu|cuda:N] [--intra-op-threads N] [--shm-pool-file 64M] [--dynamic-models] [--exit-when-idle 10s]
- *     [--parent-pid N] [--hello-timeout 5s] [--idle-timeout 30m] [--frame-timeout 10s] [--write-deadline 10s]
+ *     [--parent-pid N] [--hello-timeout 5s] [--idle-timeout 0s] [--frame-timeout 10s] [--write-deadline 10s]
  *     [--max-connections 512] [--max-connections-per-process 64]
  * </pre>
  *
@@ -303,7 +303,7 @@ public final class WorkerMain {
         return new IllegalArgumentException(problem + "\nusage: WorkerMain --socket PATH --model NAME=LOCATION"
                 + " [--model ...] [--allow-user USER ...] [--threads N] [--queue N] [--timeout 30s] [--name NAME]"
                 + " [--shm-dir /dev/shm] [--shm-max 1G] [--max-batch 8] [--max-delay 10ms] [--device cpu|cuda:N] [--intra-op-threads N] [--shm-pool-file 64M] [--dynamic-models] [--exit-when-idle 10s] [--parent-pid N]"
-                + " [--hello-timeout 5s] [--idle-timeout 30m] [--frame-timeout 10s] [--write-deadline 10s]"
+                + " [--hello-timeout 5s] [--idle-timeout 0s] [--frame-timeout 10s] [--write-deadline 10s]"
                 + " [--max-connections 512] [--max-connections-per-process 64]");
     }
 }
