@@ -75,8 +75,9 @@ class HostilePoolsTest {
                 MemorySegment one = arena.allocate(1);
                 for (; sent < 5_000; sent++) {
                     raw.write(one, 1, fd); // one byte, one descriptor
-                    assertTrue(fds(pid, "attacker-hoard") <= 8,
-                            "the worker holds at most a frame's worth of descriptors");
+                    // 8 may wait for a frame; a read installs what it receives before it closes the excess
+                    assertTrue(fds(pid, "attacker-hoard") <= 16, "the worker holds at most the 8 descriptors a frame"
+                            + " may wait for, and those one read brings");
                 }
             } catch (IOException e) {
                 // the worker cut the connection off
