@@ -89,16 +89,23 @@ final class ManagedWorker implements AutoCloseable {
         WorkerOutput output = WorkerOutput.drain(name, process);
         if (!listens(output)) {
             boolean exited = false;
+            String said = "";
             try {
                 // its stdout ended: it is exiting, with its reason on stderr; otherwise it took too long
                 exited = output.listening().isDone() && process.waitFor(2, TimeUnit.SECONDS);
+                if (exited) {
+                    // read all it wrote first: destroying a process closes our ends of its pipes, unread lines too
+                    said = output.errors(Duration.ofSeconds(2));
+                }
                 process.destroyForcibly();
                 process.waitFor(5, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 process.destroyForcibly();
             }
-            String said = output.errors(Duration.ofSeconds(2));
+            if (!exited) {
+                said = output.errors(Duration.ofMillis(200)); // what it wrote while it was supposed to start
+            }
             throw new ModelSharingException("The model worker for " + device + " did not start: " + (!said.isEmpty() ? said
                     : exited ? "it exited with " + process.exitValue() + " and said nothing"
                             : "it said nothing within " + startTimeout.toSeconds() + " s"));
