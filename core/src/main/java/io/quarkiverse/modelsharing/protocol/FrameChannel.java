@@ -292,16 +292,6 @@ public final class FrameChannel implements AutoCloseable {
         stalledSince = 0;
     }
 
-    /** Bytes waiting in the outbound queue. */
-    public long queuedBytes() {
-        writing.lock();
-        try {
-            return queuedBytes;
-        } finally {
-            writing.unlock();
-        }
-    }
-
     /** Reads exactly {@code length} bytes by {@code deadline} ({@link System#nanoTime()}; 0: no limit). */
     private void readFully(MemorySegment into, long offset, int length, long deadline) throws IOException {
         int done = 0;

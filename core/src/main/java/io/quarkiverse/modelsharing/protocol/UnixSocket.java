@@ -295,20 +295,6 @@ public final class UnixSocket implements AutoCloseable {
         return send(from, offset, length, descriptor, MSG_DONTWAIT);
     }
 
-    /** Waits until the socket takes more bytes, at most {@code timeoutMillis}; returns whether it does. */
-    public boolean awaitWritable(long timeoutMillis) throws IOException {
-        enter();
-        try (Arena call = Arena.ofConfined()) {
-            return ready(call.allocate(8, 4), ForeignCalls.callState(call), POLLOUT, timeoutMillis);
-        } catch (IOException e) {
-            throw e;
-        } catch (Throwable e) {
-            throw new IOException("poll failed", e);
-        } finally {
-            exit();
-        }
-    }
-
     /** Writes {@code length} bytes of {@code from}, all of them; {@code descriptor} (if not -1) goes with the first. */
     public void write(MemorySegment from, long length, int descriptor) throws IOException {
         send(from, 0, length, descriptor, 0);

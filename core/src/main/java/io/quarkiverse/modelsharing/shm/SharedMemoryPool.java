@@ -258,13 +258,6 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
         gone.forEach(ForeignPool::release);
     }
 
-    /** Named pools of other processes mapped here now. */
-    public int foreignPoolsMapped() {
-        synchronized (foreign) {
-            return foreign.size();
-        }
-    }
-
     /**
      * A read-only view of the block {@code descriptor} names in {@code memory}, after checking it lies inside and is
      * current. Counted views take a reference in the block header (one compare-and-set that succeeds only while the

@@ -6,18 +6,12 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
 
-import io.quarkiverse.modelsharing.shm.PrivateDirectory;
-
 /** User names and ids, as {@code /etc/passwd} gives them: the kernel tells a worker its peer's uid only. */
 final class Users {
 
     private static final Path PASSWD = Path.of("/etc/passwd");
 
     private Users() {
-    }
-
-    static int self() {
-        return PrivateDirectory.uid();
     }
 
     /** The user's name, or "uid N" for a user the passwd file does not list. */

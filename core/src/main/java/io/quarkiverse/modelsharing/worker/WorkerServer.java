@@ -142,11 +142,6 @@ public final class WorkerServer implements AutoCloseable {
         perProcess.computeIfPresent(pid, (key, count) -> count <= 1 ? null : count - 1);
     }
 
-    /** Bytes of large inline frames that the connections hold now. */
-    public long inlineBytes() {
-        return inlineBudget.inUse();
-    }
-
     /** Bytes of outputs held in the connections' output pools (leased, or being written). */
     public long outputBytes() {
         return connections.stream().mapToLong(ClientConnection::outputBytes).sum();
