@@ -61,6 +61,11 @@ public final class WorkerServer implements AutoCloseable {
     final AtomicInteger waiting = new AtomicInteger();
     final Set<ClientConnection> connections = ConcurrentHashMap.newKeySet();
     private final Map<Long, Integer> perProcess = new ConcurrentHashMap<>();
+    /**
+     * Every process that connected and may still run, as handles taken when it connected, which know its start time:
+     * a pid the kernel reuses later is not mistaken for it. Read by {@link #aClientProcessLives()}.
+     */
+    private final Map<Long, ProcessHandle> clientProcesses = new ConcurrentHashMap<>();
     private final ByteBudget inlineBudget;
     final String self = System.getProperty("user.name");
     /** Times a reading thread, about to run a request, handed its connection's reading to another. */
@@ -101,6 +106,22 @@ public final class WorkerServer implements AutoCloseable {
     /** Connections now open. */
     public int connections() {
         return connections.size();
+    }
+
+    /**
+     * Whether a process that ever connected still runs, connected or not; those that ended are forgotten. A daemon
+     * that exits when idle asks this, so that an application that connected once (and calls again later) keeps it.
+     */
+    public boolean aClientProcessLives() {
+        clientProcesses.values().removeIf(process -> !process.isAlive());
+        return !clientProcesses.isEmpty();
+    }
+
+    private void rememberClientProcess(long pid) {
+        ProcessHandle known = clientProcesses.get(pid);
+        if (known == null || !known.isAlive()) {
+            ProcessHandle.of(pid).ifPresent(process -> clientProcesses.put(pid, process));
+        }
     }
 
     /**
@@ -217,6 +238,7 @@ public final class WorkerServer implements AutoCloseable {
                 UnixSocket channel = server.accept();
                 FrameChannel frames = new FrameChannel(channel, codec, settings.limits().channel(inlineBudget));
                 long pid = channel.peer().pid();
+                rememberClientProcess(pid);
                 String refusal = admitConnection(pid);
                 if (refusal != null) {
                     try {
