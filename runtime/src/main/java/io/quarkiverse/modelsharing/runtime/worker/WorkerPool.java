@@ -19,12 +19,14 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
 
 import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.shm.PrivateDirectory;
 import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
+import io.quarkiverse.modelsharing.worker.SharedWorkerDaemon;
 import io.quarkiverse.modelsharing.worker.WorkerClient;
 import io.quarkiverse.modelsharing.worker.WorkerConnection;
 import io.quarkiverse.modelsharing.worker.WorkerMain;
@@ -75,15 +77,31 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     /**
-     * Connects to a shared daemon that registers models on demand (Dev Services'): each model of {@code register}
-     * (name to location) is registered on every new connection, under a name qualified by its location so that
-     * applications with a same-named model do not collide.
+     * Connects to a shared daemon that registers models on demand: each model of {@code register} (name to location)
+     * is registered on every new connection, under a name qualified by its location so that applications with a
+     * same-named model do not collide.
      */
     public static WorkerPool external(Path socket, TensorAllocator allocator, Duration timeout, Map<String, String> register) {
+        return registering(socket, () -> socket, allocator, timeout, register);
+    }
+
+    /**
+     * Connects to the user's shared Dev Services daemon on {@code socket}, registering {@code register} as
+     * {@link #external(Path, TensorAllocator, Duration, Map)} does; a daemon that is gone when a connection is needed
+     * (it left after its linger, or was killed) is started again there, with {@code linger}, rather than waited for.
+     */
+    public static WorkerPool sharedDaemon(Path socket, Duration linger, TensorAllocator allocator, Duration timeout,
+            Map<String, String> register) {
+        return registering(socket, () -> SharedWorkerDaemon.findOrStart(socket, linger).socket(), allocator, timeout,
+                register);
+    }
+
+    private static WorkerPool registering(Path socket, Supplier<Path> connectTo, TensorAllocator allocator,
+            Duration timeout, Map<String, String> register) {
         WorkerPool pool = new WorkerPool("external worker at " + socket);
         register.forEach((name, location) -> pool.remoteNames.put(name,
                 name + "@" + Integer.toHexString(Path.of(location).toAbsolutePath().toString().hashCode())));
-        pool.connections.add(new WorkerConnection(() -> socket, allocator, clientName(), timeout, client -> {
+        pool.connections.add(new WorkerConnection(connectTo, allocator, clientName(), timeout, client -> {
             register.forEach((name, location) -> client.load(pool.remoteNames.get(name) + "="
                     + (location.startsWith(ModelSource.CLASSPATH_PREFIX) ? location : Path.of(location).toAbsolutePath()),
                     timeout));
