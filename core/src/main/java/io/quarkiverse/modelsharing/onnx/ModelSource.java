@@ -8,16 +8,21 @@ import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
 
 /**
  * Where a model's bytes come from: a file, a classpath resource, or memory.
  * <p>
  * {@link #parse(String, ClassLoader)} reads the configuration's form: {@code classpath:models/a.onnx} for a
- * resource, anything else for a file path.
+ * resource, {@code jar:file:/libs/models.jar!/models/a.onnx} for an entry of a jar file (how an application names a
+ * resource of one of its dependency jars to a worker daemon, which has its own class path), anything else for a file
+ * path.
  */
 public sealed interface ModelSource {
 
     String CLASSPATH_PREFIX = "classpath:";
+    String JAR_PREFIX = "jar:";
 
     /** The source as a person reads it, e.g. {@code file /models/a.onnx}. */
     String describe();
@@ -37,6 +42,9 @@ public sealed interface ModelSource {
         if (location.startsWith(CLASSPATH_PREFIX)) {
             return classpath(location.substring(CLASSPATH_PREFIX.length()), classLoader);
         }
+        if (location.startsWith(JAR_PREFIX)) {
+            return jarEntry(location);
+        }
         return file(Path.of(location));
     }
 
@@ -46,6 +54,30 @@ public sealed interface ModelSource {
 
     static ModelSource classpath(String resource, ClassLoader classLoader) {
         return new ClasspathSource(resource.startsWith("/") ? resource.substring(1) : resource, classLoader);
+    }
+
+    /**
+     * An entry of a jar file, as {@code jar:file:/libs/models.jar!/models/a.onnx} names it.
+     *
+     * @throws IllegalArgumentException if {@code location} is not of that form
+     */
+    static ModelSource jarEntry(String location) {
+        int separator = location.indexOf("!/");
+        if (!location.startsWith(JAR_PREFIX) || separator < 0 || separator + 2 == location.length()) {
+            throw new IllegalArgumentException("A jar entry is named jar:file:/path/to/file.jar!/path/in/jar, not " + location);
+        }
+        try {
+            Path jar = Path.of(new java.net.URI(location.substring(JAR_PREFIX.length(), separator)));
+            return new JarEntrySource(jar.toAbsolutePath().normalize(), location.substring(separator + 2));
+        } catch (URISyntaxException | RuntimeException e) {
+            throw new IllegalArgumentException("A jar entry is named jar:file:/path/to/file.jar!/path/in/jar, not "
+                    + location + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The jar-entry location of {@code entry} in {@code jar}, as {@link #parse} reads it. */
+    static String jarLocation(Path jar, String entry) {
+        return JAR_PREFIX + jar.toAbsolutePath().normalize().toUri() + "!/" + entry;
     }
 
     static ModelSource bytes(String label, byte[] model) {
@@ -131,6 +163,50 @@ public sealed interface ModelSource {
                 return url.openConnection().getContentLengthLong();
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read the size of " + describe(), e);
+            }
+        }
+    }
+
+    record JarEntrySource(Path jar, String entry) implements ModelSource {
+        @Override
+        public String describe() {
+            return "entry " + entry + " of jar " + jar;
+        }
+
+        @Override
+        public boolean exists() {
+            try (ZipFile zip = new ZipFile(jar.toFile())) {
+                return zip.getEntry(entry) != null;
+            } catch (IOException e) {
+                return false;
+            }
+        }
+
+        @Override
+        public byte[] readAllBytes() throws IOException {
+            try (ZipFile zip = new ZipFile(jar.toFile())) {
+                ZipEntry found = zip.getEntry(entry);
+                if (found == null) {
+                    throw new IOException("jar " + jar + " has no entry " + entry);
+                }
+                try (InputStream in = zip.getInputStream(found)) {
+                    return in.readAllBytes();
+                }
+            }
+        }
+
+        @Override
+        public Optional<Path> localFile() {
+            return Optional.empty();
+        }
+
+        @Override
+        public long byteSize() {
+            try (ZipFile zip = new ZipFile(jar.toFile())) {
+                ZipEntry found = zip.getEntry(entry);
+                return found == null ? -1 : found.getSize();
+            } catch (IOException e) {
+                return -1;
             }
         }
     }

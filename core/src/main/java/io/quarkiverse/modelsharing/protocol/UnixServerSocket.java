@@ -5,20 +5,25 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 import java.nio.channels.ClosedChannelException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 
 import io.quarkiverse.modelsharing.ForeignCalls;
 
 /**
  * A listening Unix stream socket whose connections are {@link UnixSocket}s, so that they can carry file descriptors.
- * The socket file is made 0600 before anyone can connect: it is bound in a private temporary name and renamed into
- * place.
+ * The socket file has its permissions (0600 unless said otherwise) and listens before anyone can connect: it is bound
+ * in a private temporary name and linked into place, never over a live socket.
  */
 public final class UnixServerSocket implements AutoCloseable {
 
     private static final MethodHandle BIND = ForeignCalls.BIND.link();
+    /** Numbers this process's temporary names, so that two threads binding the same path do not share one. */
+    private static final java.util.concurrent.atomic.AtomicLong BINDINGS = new java.util.concurrent.atomic.AtomicLong();
     private static final MethodHandle LISTEN = ForeignCalls.LISTEN.link();
     private static final MethodHandle ACCEPT4 = ForeignCalls.ACCEPT4.link();
 
@@ -28,20 +33,33 @@ public final class UnixServerSocket implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicBoolean accepting = new java.util.concurrent.atomic.AtomicBoolean();
     private final java.util.concurrent.atomic.AtomicBoolean released = new java.util.concurrent.atomic.AtomicBoolean();
 
+    /** The socket file's identity once placed: close removes the file at {@link #path} only if it is still this. */
+    private final Object fileKey;
+
     private UnixServerSocket(int fd, Path path) {
         this.fd = fd;
         this.path = path;
+        this.fileKey = fileKey(path);
     }
 
-    /** Binds {@code path} with owner-only permissions and listens; a file already there is replaced. */
+    /** Binds {@code path} with owner-only permissions and listens, as {@link #bind(Path, int, String)} does. */
     public static UnixServerSocket bind(Path path, int backlog) throws IOException {
         return bind(path, backlog, "rw-------");
     }
 
-    /** Binds {@code path} with {@code permissions} (as {@code ls} shows them) and listens. */
+    /**
+     * Binds {@code path} with {@code permissions} (as {@code ls} shows them) and listens. The socket is made under a
+     * name of this process, given its permissions, listens, and only then appears at {@code path} (a hard link, which
+     * never replaces a file): a client never finds it refusing connections or with wider permissions, and of two
+     * processes that bind the same path at the same moment, one wins and the other is told. A socket file that nobody
+     * listens on (its process died) is replaced.
+     *
+     * @throws SocketInUseException if another process listens on {@code path}
+     */
     public static UnixServerSocket bind(Path path, int backlog, String permissions) throws IOException {
         int fd = UnixSocket.socket();
-        Path binding = path.resolveSibling("." + path.getFileName() + "." + ProcessHandle.current().pid() + ".binding");
+        Path binding = path.resolveSibling("." + path.getFileName() + "." + ProcessHandle.current().pid() + "-"
+                + BINDINGS.incrementAndGet() + ".binding");
         try (Arena call = Arena.ofConfined()) {
             Files.deleteIfExists(binding);
             MemorySegment state = ForeignCalls.callState(call);
@@ -49,10 +67,10 @@ public final class UnixServerSocket implements AutoCloseable {
                 throw new IOException("Cannot bind " + path + ": " + UnixSocket.describe(ForeignCalls.errno(state)));
             }
             Files.setPosixFilePermissions(binding, PosixFilePermissions.fromString(permissions));
-            Files.move(binding, path, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             if ((int) LISTEN.invokeExact(state, fd, backlog) < 0) {
                 throw new IOException("Cannot listen on " + path + ": " + UnixSocket.describe(ForeignCalls.errno(state)));
             }
+            placeAt(path, binding);
             return new UnixServerSocket(fd, path);
         } catch (IOException e) {
             UnixSocket.closeQuietly(fd);
@@ -62,6 +80,51 @@ public final class UnixServerSocket implements AutoCloseable {
             UnixSocket.closeQuietly(fd);
             Files.deleteIfExists(binding);
             throw new IOException("binding " + path + " failed", e);
+        }
+    }
+
+    /** Links the listening {@code binding} to {@code path} unless a live socket is there, and removes its own name. */
+    private static void placeAt(Path path, Path binding) throws IOException {
+        for (int attempt = 1;; attempt++) {
+            try {
+                Files.createLink(path, binding);
+                Files.delete(binding);
+                return;
+            } catch (FileAlreadyExistsException e) {
+                Object stale = fileKey(path);
+                if (stale == null) {
+                    continue; // removed meanwhile: link again
+                }
+                if (answers(path) || attempt == 5) {
+                    throw new SocketInUseException("Another process listens on " + path);
+                }
+                // Nobody listens: a dead process's file. Removed only if it is still that file, so that a socket that
+                // another process placed meanwhile is not removed (what is left between the check and the delete is
+                // a window of two system calls, not of a connection attempt).
+                if (stale.equals(fileKey(path))) {
+                    Files.deleteIfExists(path);
+                }
+            }
+        }
+    }
+
+    private static Object fileKey(Path path) {
+        try {
+            return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).fileKey();
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    /** Whether a process listens on {@code socket}; never blocks ({@link UnixSocket#listens}). */
+    public static boolean answers(Path socket) {
+        return UnixSocket.listens(socket);
+    }
+
+    /** Another process listens on the path a server socket was to bind. */
+    public static final class SocketInUseException extends IOException {
+        SocketInUseException(String message) {
+            super(message);
         }
     }
 
@@ -117,7 +180,8 @@ public final class UnixServerSocket implements AutoCloseable {
 
     /**
      * Stops accepting: a thread blocked in {@link #accept()} is woken by a connection of this process's own (the
-     * kernel does not wake it for a close), then the descriptor is closed. The socket file is left to the caller.
+     * kernel does not wake it for a close), then the descriptor is closed, and the socket file removed unless another
+     * process's socket has replaced it meanwhile.
      */
     @Override
     public void close() {
@@ -137,6 +201,14 @@ public final class UnixServerSocket implements AutoCloseable {
         }
         if (!accepting.get()) {
             release(); // else the accepting thread closes it on its way out
+        }
+        Object now = fileKey(path);
+        if (now != null && now.equals(fileKey)) {
+            try {
+                Files.deleteIfExists(path);
+            } catch (IOException e) {
+                // its directory went first: nothing to remove
+            }
         }
     }
 }

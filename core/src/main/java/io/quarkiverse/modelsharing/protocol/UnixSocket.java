@@ -33,6 +33,8 @@ public final class UnixSocket implements AutoCloseable {
     static final int AF_UNIX = 1;
     static final int SOCK_STREAM = 1;
     static final int SOCK_CLOEXEC = 02000000;
+    private static final int SOCK_NONBLOCK = 04000;
+    private static final int EINPROGRESS = 115;
     static final int SOL_SOCKET = 1;
     private static final int SCM_RIGHTS = 1;
     private static final int SO_PEERCRED = 17;
@@ -104,6 +106,37 @@ public final class UnixSocket implements AutoCloseable {
         } catch (Throwable e) {
             closeQuietly(fd);
             throw new IOException("connecting to " + path + " failed", e);
+        }
+    }
+
+    /**
+     * Whether a process listens on {@code path}, asked without blocking: a connection that would have to wait in a
+     * full backlog ({@code EAGAIN}) means a listener all the same (busy, or stuck), only a refusal or no such file
+     * means none. A blocking connect would wait for a stuck listener, and one that fails on a full backlog would take a
+     * busy one for dead.
+     */
+    static boolean listens(Path path) {
+        try (Arena call = Arena.ofConfined()) {
+            MemorySegment state = ForeignCalls.callState(call);
+            int fd = (int) SOCKET.invokeExact(state, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+            if (fd < 0) {
+                return false;
+            }
+            try {
+                for (;;) {
+                    if ((int) CONNECT.invokeExact(state, fd, address(call, path), SOCKADDR_BYTES) == 0) {
+                        return true;
+                    }
+                    int errno = ForeignCalls.errno(state);
+                    if (errno != EINTR) {
+                        return errno == EAGAIN || errno == EINPROGRESS;
+                    }
+                }
+            } finally {
+                closeQuietly(fd);
+            }
+        } catch (Throwable e) {
+            return false;
         }
     }
 

@@ -188,10 +188,16 @@ final class ClientConnection {
             }
             String location = model.substring(equals + 1);
             model = model.substring(0, equals);
+            ModelSource source;
+            try {
+                source = ModelSource.parse(location, WorkerServer.class.getClassLoader());
+            } catch (IllegalArgumentException e) {
+                reply(new Frame.Error(load.requestId(), Frame.ErrorCode.LOAD_FAILED, e.getMessage()));
+                return;
+            }
             synchronized (server.registry) {
                 if (!server.registry.isRegistered(model)) {
-                    server.registry.register(model, OnnxModelLoader.of(model, ModelSource.parse(location,
-                            WorkerServer.class.getClassLoader())));
+                    server.registry.register(model, OnnxModelLoader.of(model, source));
                 }
             }
         }

@@ -224,7 +224,12 @@ public final class WorkerMain {
         return value;
     }
 
-    /** Exits (through the shutdown hook) once no client has been connected for {@code idle}: the last user is gone. */
+    /**
+     * Exits (through the shutdown hook) once no client has been connected for {@code idle} and no process that ever
+     * connected still runs: the last user is gone. Connections alone would not do: an application that connected once
+     * at startup (Dev Services' build step does) and makes its first call minutes later, when a lazy model is first
+     * used, must find the daemon still there.
+     */
     private static void exitWhenIdle(WorkerServer server, Duration idle) {
         Thread.ofPlatform().daemon().name("worker-idle-exit").start(() -> {
             long idleSince = System.nanoTime();
@@ -234,7 +239,7 @@ public final class WorkerMain {
                 } catch (InterruptedException e) {
                     return;
                 }
-                if (server.connections() > 0) {
+                if (server.connections() > 0 || server.aClientProcessLives()) {
                     idleSince = System.nanoTime();
                 } else if (System.nanoTime() - idleSince >= idle.toNanos()) {
                     System.exit(0);

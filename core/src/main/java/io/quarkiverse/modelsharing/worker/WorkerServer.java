@@ -2,11 +2,7 @@ package io.quarkiverse.modelsharing.worker;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ClosedChannelException;
-import java.nio.channels.SocketChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Set;
@@ -61,6 +57,11 @@ public final class WorkerServer implements AutoCloseable {
     final AtomicInteger waiting = new AtomicInteger();
     final Set<ClientConnection> connections = ConcurrentHashMap.newKeySet();
     private final Map<Long, Integer> perProcess = new ConcurrentHashMap<>();
+    /**
+     * Every process that connected and may still run, as handles taken when it connected, which know its start time:
+     * a pid the kernel reuses later is not mistaken for it. Read by {@link #aClientProcessLives()}.
+     */
+    private final Map<Long, ProcessHandle> clientProcesses = new ConcurrentHashMap<>();
     private final ByteBudget inlineBudget;
     final String self = System.getProperty("user.name");
     /** Times a reading thread, about to run a request, handed its connection's reading to another. */
@@ -74,14 +75,15 @@ public final class WorkerServer implements AutoCloseable {
         this.registry = registry;
         this.allocator = allocator;
         this.inlineBudget = new ByteBudget(settings.limits().inlineBudgetBytes());
-        if (Files.exists(settings.socket()) && answers(settings.socket())) {
+        // a dead worker's socket file is replaced, a live one never
+        // with --allow-user, other users must be able to connect; their credentials are checked on each connection
+        try {
+            this.server = UnixServerSocket.bind(settings.socket(), 512, settings.allowedUsers().isEmpty() ? "rw-------"
+                    : "rw-rw-rw-");
+        } catch (UnixServerSocket.SocketInUseException e) {
             throw new ModelSharingException("Another worker already listens on " + settings.socket()
                     + "; use it, or give this one another socket");
         }
-        // a dead worker's socket file is replaced
-        // with --allow-user, other users must be able to connect; their credentials are checked on each connection
-        this.server = UnixServerSocket.bind(settings.socket(), 512, settings.allowedUsers().isEmpty() ? "rw-------"
-                : "rw-rw-rw-");
         this.executor = new ThreadPoolExecutor(settings.threads(), settings.threads(), 0, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), Thread.ofPlatform().name("worker-inference-", 0).factory());
         this.runSlots = new Semaphore(settings.threads(), true);
@@ -90,17 +92,28 @@ public final class WorkerServer implements AutoCloseable {
 
     /** Whether a process accepts connections on {@code socket}. */
     public static boolean answers(Path socket) {
-        try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-            probe.connect(UnixDomainSocketAddress.of(socket));
-            return true;
-        } catch (IOException e) {
-            return false;
-        }
+        return UnixServerSocket.answers(socket);
     }
 
     /** Connections now open. */
     public int connections() {
         return connections.size();
+    }
+
+    /**
+     * Whether a process that ever connected still runs, connected or not; those that ended are forgotten. A daemon
+     * that exits when idle asks this, so that an application that connected once (and calls again later) keeps it.
+     */
+    public boolean aClientProcessLives() {
+        clientProcesses.values().removeIf(process -> !process.isAlive());
+        return !clientProcesses.isEmpty();
+    }
+
+    private void rememberClientProcess(long pid) {
+        ProcessHandle known = clientProcesses.get(pid);
+        if (known == null || !known.isAlive()) {
+            ProcessHandle.of(pid).ifPresent(process -> clientProcesses.put(pid, process));
+        }
     }
 
     /**
@@ -196,8 +209,7 @@ public final class WorkerServer implements AutoCloseable {
         server.close();
         connections.forEach(ClientConnection::close);
         executor.shutdownNow();
-        readers.shutdownNow();
-        Files.deleteIfExists(settings.socket());
+        readers.shutdownNow(); // the server socket removed its file
         Path directory = settings.socket().toAbsolutePath().getParent();
         if (directory != null && directory.getFileName().toString().startsWith("quarkus-model-sharing-")) {
             PrivateDirectory.removeIfEmpty(directory); // a socket in the per-user directory: the last one out removes it
@@ -218,6 +230,7 @@ public final class WorkerServer implements AutoCloseable {
                 UnixSocket channel = server.accept();
                 FrameChannel frames = new FrameChannel(channel, codec, settings.limits().channel(inlineBudget));
                 long pid = channel.peer().pid();
+                rememberClientProcess(pid);
                 String refusal = admitConnection(pid);
                 if (refusal != null) {
                     try {

@@ -16,6 +16,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -33,12 +34,15 @@ import io.quarkiverse.modelsharing.tensor.Tensor;
 
 /**
  * The shared daemon Dev Services start: models registered by the applications that ask for them, one daemon per
- * socket, and an exit once its last client is gone.
+ * socket, and an exit once it is idle and no process that connected to it still runs.
  */
 class SharedDaemonTest {
 
+    /** The daemons' idle period: short, so that staying past a few of them takes a test no time. */
+    static final Duration IDLE = Duration.ofMillis(500);
+
     @Test
-    void aDynamicDaemonServesWhatItIsAskedForAndLeavesWithItsLastClient() throws Exception {
+    void aDynamicDaemonServesWhatItIsAskedForAndStaysWhileItsClientRuns() throws Exception {
         try (ShmTestRoots.Root shm = ShmTestRoots.create()) {
             Path model = Files.write(shm.root.resolve("affine.onnx"), TinyModels.affine());
             Path socket = shm.root.resolve("daemon.sock");
@@ -59,12 +63,17 @@ class SharedDaemonTest {
                         assertArrayEquals(TinyModels.expectedAffine(new float[] { 1, 2, 3, 4 }, TinyModels.BIAS),
                                 result.get("y").toFloatArray());
                     }
-                    Thread.sleep(1500);
-                    assertTrue(daemon.isAlive(), "a daemon with a client stays");
                 }
-                assertTrue(daemon.waitFor(5, TimeUnit.SECONDS), "the daemon left with its last client");
-                assertEquals(0, daemon.exitValue());
-                assertFalse(Files.exists(socket), "and took its socket with it");
+                // Disconnected, but this process that used it still runs: it stays past three idle periods, and answers.
+                assertFalse(daemon.waitFor(3 * IDLE.toMillis(), TimeUnit.MILLISECONDS),
+                        "a daemon whose client process still runs stays, connected or not");
+                try (WorkerClient again = WorkerClient.connect(socket, pool, "app, later")) {
+                    assertTrue(again.status(Duration.ofSeconds(5)).get("models").contains("affine"),
+                            "and still serves what it registered");
+                }
+                daemon.destroy();
+                assertTrue(daemon.waitFor(10, TimeUnit.SECONDS), "a stopped daemon leaves");
+                assertFalse(Files.exists(socket), "and takes its socket with it");
             } finally {
                 daemon.destroyForcibly();
                 daemon.waitFor(10, TimeUnit.SECONDS);
@@ -90,8 +99,8 @@ class SharedDaemonTest {
                     assertEquals(1, libraries.size(), libraries.toString());
                     assertTrue(libraries.get(0).startsWith(shared + "/onnxruntime-"), libraries.get(0));
                 }
-                assertTrue(daemon.waitFor(10, TimeUnit.SECONDS), "the daemon left with its last client");
-                assertEquals(0, daemon.exitValue());
+                daemon.destroy(); // this process used it, so it would stay while the test runs
+                assertTrue(daemon.waitFor(10, TimeUnit.SECONDS), "a stopped daemon leaves");
                 try (Stream<Path> left = Files.list(tmp)) {
                     assertEquals(List.of(), left.map(path -> path.getFileName().toString())
                             .filter(name -> name.startsWith("onnxruntime-java")).toList(),
@@ -108,12 +117,58 @@ class SharedDaemonTest {
         }
     }
 
-    /** A worker daemon that registers what its clients ask for and exits a second after its last client left. */
+    @Test
+    void aDaemonLeavesOnceNoProcessThatConnectedRuns() throws Exception {
+        try (ShmTestRoots.Root shm = ShmTestRoots.create()) {
+            Path socket = shm.root.resolve("daemon.sock");
+            Process daemon = startDynamicDaemon(Path.of(System.getProperty("java.io.tmpdir")), socket, shm.root);
+            Process client = null;
+            try {
+                BufferedReader daemonOut = new BufferedReader(new InputStreamReader(daemon.getInputStream()));
+                assertEquals("worker worker listening on " + socket, daemonOut.readLine());
+                // This JVM never connects: only the client JVM, which says hello once and then waits, keeps the daemon.
+                client = new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
+                        "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                        OnceConnectedClient.class.getName(), socket.toString())
+                        .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                assertEquals("connected", new BufferedReader(new InputStreamReader(client.getInputStream())).readLine());
+                assertFalse(daemon.waitFor(3 * IDLE.toMillis(), TimeUnit.MILLISECONDS),
+                        "with no connection, the daemon stays while a process that connected runs");
+                client.destroyForcibly(); // SIGKILL: the client says nothing to the daemon
+                assertTrue(client.waitFor(10, TimeUnit.SECONDS));
+                assertTrue(daemon.waitFor(10 * IDLE.toMillis(), TimeUnit.MILLISECONDS),
+                        "the daemon leaves once the last process that used it is gone");
+                assertEquals(0, daemon.exitValue(), "by itself, not killed");
+                assertFalse(Files.exists(socket), "and takes its socket with it");
+            } finally {
+                if (client != null) {
+                    client.destroyForcibly();
+                    client.waitFor(10, TimeUnit.SECONDS);
+                }
+                daemon.destroyForcibly();
+                daemon.waitFor(10, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /** A client process: connects to the worker at {@code args[0]} once, says so, and waits until it is killed. */
+    public static final class OnceConnectedClient {
+        public static void main(String[] args) throws Exception {
+            WorkerClient.connect(Path.of(args[0]), io.quarkiverse.modelsharing.tensor.TensorAllocator.offHeap(), "once")
+                    .close();
+            System.out.println("connected");
+            System.out.flush();
+            new CountDownLatch(1).await();
+        }
+    }
+
+    /** A worker daemon that registers what its clients ask for and exits when idle for {@link #IDLE}. */
     private static Process startDynamicDaemon(Path tmp, Path socket, Path shmRoot) throws IOException {
         return new ProcessBuilder(ProcessHandle.current().info().command().orElse("java"),
                 "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + tmp,
                 "-cp", System.getProperty("java.class.path"), WorkerMain.class.getName(), "--socket", socket.toString(),
-                "--dynamic-models", "--exit-when-idle", "1s", "--shm-dir", shmRoot.toString(), "--shm-pool-file", "1M")
+                "--dynamic-models", "--exit-when-idle", IDLE.toMillis() + "ms", "--shm-dir", shmRoot.toString(),
+                "--shm-pool-file", "1M")
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
     }
 

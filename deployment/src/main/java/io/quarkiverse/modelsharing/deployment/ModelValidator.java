@@ -32,7 +32,13 @@ final class ModelValidator {
                 problems.add("model '" + name + "': " + key + " is empty; set it to a file path or classpath:resource");
                 return;
             }
-            ModelSource source = ModelSource.parse(location, classLoader);
+            ModelSource source;
+            try {
+                source = ModelSource.parse(location, classLoader);
+            } catch (IllegalArgumentException e) {
+                problems.add("model '" + name + "': " + key + ": " + e.getMessage());
+                return;
+            }
             if (!source.exists()) {
                 problems.add("model '" + name + "': " + key + ": " + source.describe() + " does not exist"
                         + (source instanceof ModelSource.FileSource
@@ -64,6 +70,7 @@ final class ModelValidator {
                     yield OnnxModelInspector.inspect(in.readAllBytes(), source.describe());
                 }
             }
+            case ModelSource.JarEntrySource entry -> OnnxModelInspector.inspect(entry.readAllBytes(), source.describe());
             case ModelSource.BytesSource bytes -> OnnxModelInspector.inspect(bytes.readAllBytes(), source.describe());
         };
     }

@@ -2,6 +2,7 @@ package io.quarkiverse.modelsharing.deployment;
 
 import static io.restassured.RestAssured.get;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
@@ -9,6 +10,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import org.jboss.shrinkwrap.api.asset.StringAsset;
 import org.junit.jupiter.api.AfterAll;
@@ -17,12 +20,18 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 import io.quarkiverse.modelsharing.onnx.TinyModels;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
+import io.quarkiverse.modelsharing.worker.SharedWorkerDaemon;
 import io.quarkiverse.modelsharing.worker.WorkerClient;
 import io.quarkus.test.QuarkusDevModeTest;
 
-/** In dev mode, the shared Dev Services daemon outlives a live reload: the reloaded application finds the same one. */
+/**
+ * In dev mode, the shared Dev Services daemon stays for a first call that comes long after its linger (the model is
+ * lazy, so nothing calls it at startup) and outlives a live reload: the reloaded application finds the same one.
+ */
 class DevServicesLiveReloadTest {
 
+    static final long LINGER_MILLIS = 1000;
+    static final Path SOCKET = SharedWorkerDaemon.socketUnder(Path.of("/dev/shm"));
     static final Path MODEL = TestModelFiles.write("devservices-reload-affine.onnx", TinyModels.affine());
 
     @RegisterExtension
@@ -30,7 +39,8 @@ class DevServicesLiveReloadTest {
             .withApplicationRoot(jar -> jar.addClass(AffineResource.class)
                     .addAsResource(new StringAsset("quarkus.model-sharing.models.affine.path=" + MODEL + "\n"
                             + "quarkus.model-sharing.models.affine.placement=worker\n"
-                            + "quarkus.model-sharing.devservices.linger=5s\n"), "application.properties"));
+                            + "quarkus.model-sharing.devservices.linger=" + LINGER_MILLIS + "ms\n"),
+                            "application.properties"));
 
     @AfterAll
     static void removeModel() throws IOException {
@@ -38,7 +48,13 @@ class DevServicesLiveReloadTest {
     }
 
     @Test
-    void theDaemonSurvivesALiveReload() throws Exception {
+    void theDaemonStaysForALateFirstCallAndSurvivesALiveReload() throws Exception {
+        ProcessHandle daemon = ProcessHandle.allProcesses().filter(child -> child.info().arguments()
+                .map(arguments -> String.join(" ", arguments).contains(SOCKET.toString())).orElse(false)).findFirst()
+                .orElseThrow(() -> new AssertionError("Dev Services started no daemon on " + SOCKET));
+        // no call yet, nobody connected since the build: it stays while this application runs
+        assertThrows(TimeoutException.class, () -> daemon.onExit().get(3 * LINGER_MILLIS, TimeUnit.MILLISECONDS),
+                "the daemon stays past its linger while the application that registered with it runs");
         String expected = Arrays.toString(TinyModels.expectedAffine(new float[] { 1, 1, 1, 1 }, TinyModels.BIAS));
         String[] first = get("/affine").asString().split(" ", 2);
         assertEquals(expected, first[1]);
@@ -51,9 +67,7 @@ class DevServicesLiveReloadTest {
     }
 
     private static String daemonPid() throws Exception {
-        Path socket = Path.of("/dev/shm", "quarkus-model-sharing-" + Files.getAttribute(Path.of("/proc/self"), "unix:uid"),
-                "devservices-worker.sock");
-        try (WorkerClient client = WorkerClient.connect(socket, TensorAllocator.offHeap(), "test")) {
+        try (WorkerClient client = WorkerClient.connect(SOCKET, TensorAllocator.offHeap(), "test")) {
             String pid = client.status(Duration.ofSeconds(5)).get("pid");
             assertTrue(pid != null && !pid.isEmpty());
             return pid;

@@ -1,5 +1,7 @@
 package io.quarkiverse.modelsharing.devservices;
 
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 
@@ -8,6 +10,8 @@ import org.eclipse.microprofile.config.ConfigProvider;
 import org.jboss.logging.Logger;
 
 import io.quarkiverse.modelsharing.runtime.ModelSharingBuildTimeConfig;
+import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
+import io.quarkiverse.modelsharing.worker.SharedWorkerDaemon;
 import io.quarkus.deployment.IsNormal;
 import io.quarkus.deployment.annotations.BuildProducer;
 import io.quarkus.deployment.annotations.BuildStep;
@@ -18,7 +22,8 @@ import io.quarkus.deployment.builditem.RunTimeConfigurationDefaultBuildItem;
  * Dev Services: in dev and test mode, models placed in workers are served by one local worker daemon shared by all
  * the user's applications and tests, unless the application configures its workers itself
  * ({@code workers.socket} or {@code workers.mode}). The daemon is found again through its socket (never started twice),
- * outlives live reloads, and leaves by itself a little after its last application disconnected.
+ * outlives live reloads, and leaves by itself a little after its last application ended; an application whose daemon
+ * went away meanwhile starts it again.
  */
 class ModelSharingDevServicesProcessor {
 
@@ -37,18 +42,24 @@ class ModelSharingDevServicesProcessor {
         if (!config.devservices().enabled() || !placed || workersConfigured) {
             return;
         }
-        long linger = config.devservices().linger().toSeconds();
-        SharedWorkerDaemon daemon = SharedWorkerDaemon.findOrStart(linger);
+        Duration linger = config.devservices().linger();
+        Path shmRoot = property(raw, "quarkus.model-sharing.shared-memory.directory").map(Path::of)
+                .orElse(SharedMemorySettings.DEFAULT_ROOT);
+        // This build runs in the application's JVM (dev and test mode): once the daemon knows its pid, it stays while
+        // the application runs, even if its first model call (a lazy model) comes long after the linger.
+        SharedWorkerDaemon daemon = SharedWorkerDaemon.findOrStartFor(SharedWorkerDaemon.socketUnder(shmRoot), linger,
+                "dev-services-" + ProcessHandle.current().pid());
         String where = daemon.socket().toString();
         if (daemon.startedHere()) {
-            LOG.infof("Dev Services for Quarkus Model Sharing: started a shared worker daemon (pid %d) on %s; it stops %d s"
-                    + " after its last application disconnects", daemon.pid(), where, linger);
+            LOG.infof("Dev Services for Quarkus Model Sharing: started a shared worker daemon (pid %d) on %s; it stops %d ms"
+                    + " after its last application ended", daemon.pid(), where, linger.toMillis());
         } else {
             LOG.infof("Dev Services for Quarkus Model Sharing: using the shared worker daemon on %s", where);
         }
         Map<String, String> workers = Map.of("quarkus.model-sharing.workers.mode", "external",
                 "quarkus.model-sharing.workers.socket", where,
-                "quarkus.model-sharing.workers.register-models", "true");
+                "quarkus.model-sharing.workers.register-models", "true",
+                "quarkus.model-sharing.workers.shared-daemon-linger", linger.toMillis() + "ms");
         // Defaults, so that anything the application sets still wins; the result lists the daemon in the Dev UI.
         workers.forEach((name, value) -> defaults.produce(new RunTimeConfigurationDefaultBuildItem(name, value)));
         devServices.produce(new DevServicesResultBuildItem(FEATURE,

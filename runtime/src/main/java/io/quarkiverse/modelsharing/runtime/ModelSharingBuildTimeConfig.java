@@ -56,8 +56,9 @@ public interface ModelSharingBuildTimeConfig {
         boolean enabled();
 
         /**
-         * How long the shared daemon stays after its last application disconnected: long enough to survive a live
-         * reload.
+         * How long the shared daemon stays once it has no connection and no application that connected to it still
+         * runs: long enough to survive a live reload. An application that is alive keeps it, however long it waits
+         * before its first model call.
          */
         @WithDefault("10s")
         Duration linger();

@@ -78,6 +78,14 @@ public interface ModelSharingConfig {
         boolean registerModels();
 
         /**
+         * Set by Dev Services: the external daemon is the user's shared Dev Services daemon, which leaves this long
+         * after it was last used and no application that used it still runs. If it is gone when a model is called, the
+         * application starts it again on the same socket, with this linger, instead of waiting for a daemon that will
+         * not come back.
+         */
+        Optional<Duration> sharedDaemonLinger();
+
+        /**
          * Devices to start managed workers on: {@code cpu}, or {@code cuda:0}, {@code cuda:1}, ... Each worker sees only
          * its device ({@code CUDA_VISIBLE_DEVICES}) and runs ONNX Runtime's execution provider for it.
          */

@@ -136,8 +136,12 @@ public class ModelSharingRecorder {
             Path socket = workers.socket().orElseThrow(() -> new ModelSharingException("Models " + placed.keySet()
                     + " are placed in workers in external mode, but quarkus.model-sharing.workers.socket is not set:"
                     + " set it to the worker daemon's socket"));
-            pool = WorkerPool.external(socket, allocator.getValue(), workers.timeout(),
-                    workers.registerModels() ? placed : Map.of(), workers.heartbeatInterval(), workers.heartbeatTimeout());
+            Map<String, String> register = workers.registerModels() ? placed : Map.of();
+            pool = workers.sharedDaemonLinger()
+                    .map(linger -> WorkerPool.sharedDaemon(socket, linger, allocator.getValue(), workers.timeout(),
+                            register, workers.heartbeatInterval(), workers.heartbeatTimeout()))
+                    .orElseGet(() -> WorkerPool.external(socket, allocator.getValue(), workers.timeout(), register,
+                            workers.heartbeatInterval(), workers.heartbeatTimeout()));
         } else {
             List<String> options = List.of("--threads", Integer.toString(workers.threads()), "--queue",
                     Integer.toString(workers.queue()), "--max-batch", Integer.toString(workers.maxBatch()), "--max-delay",

@@ -12,6 +12,7 @@ import java.util.function.LongConsumer;
 import org.jboss.logging.Logger;
 
 import io.quarkiverse.modelsharing.ModelSharingException;
+import io.quarkiverse.modelsharing.worker.WorkerOutput;
 
 /**
  * One managed worker process and its supervision: started and waited for until it listens, its output drained into

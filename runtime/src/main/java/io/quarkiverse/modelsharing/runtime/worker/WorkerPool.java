@@ -17,12 +17,14 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
 
 import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.shm.PrivateDirectory;
 import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
+import io.quarkiverse.modelsharing.worker.SharedWorkerDaemon;
 import io.quarkiverse.modelsharing.worker.WorkerClient;
 import io.quarkiverse.modelsharing.worker.WorkerConnection;
 import io.quarkiverse.modelsharing.worker.WorkerMain;
@@ -66,24 +68,40 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     /**
-     * Connects to a node-level worker daemon, or to a shared daemon that registers models on demand (Dev Services'):
-     * each model of {@code register} (name to location) is registered on every new connection, under a name qualified
-     * by its location so that applications with a same-named model do not collide. Its heartbeat
-     * ({@link WorkerHeartbeat}) decides readiness; this application does not run the daemon, so it does not restart
-     * it.
+     * Connects to a node-level worker daemon, or to a shared daemon that registers models on demand: each model of
+     * {@code register} (name to location) is registered on every new connection, under a name qualified by its
+     * location so that applications with a same-named model do not collide. Its heartbeat ({@link WorkerHeartbeat})
+     * decides readiness; this application does not run the daemon, so it does not restart it.
      */
     public static WorkerPool external(Path socket, TensorAllocator allocator, Duration timeout, Map<String, String> register,
             Duration heartbeatInterval, Duration heartbeatTimeout) {
+        return registering(socket, () -> socket, allocator, timeout, register, heartbeatInterval, heartbeatTimeout);
+    }
+
+    /**
+     * Connects to the user's shared Dev Services daemon on {@code socket}, as {@link #external} does; a daemon that is
+     * gone when a connection is needed (it left after its linger, or was killed) is started again there, with
+     * {@code linger}, rather than waited for.
+     */
+    public static WorkerPool sharedDaemon(Path socket, Duration linger, TensorAllocator allocator, Duration timeout,
+            Map<String, String> register, Duration heartbeatInterval, Duration heartbeatTimeout) {
+        return registering(socket, () -> SharedWorkerDaemon.findOrStart(socket, linger).socket(), allocator, timeout,
+                register, heartbeatInterval, heartbeatTimeout);
+    }
+
+    private static WorkerPool registering(Path socket, Supplier<Path> connectTo, TensorAllocator allocator,
+            Duration timeout, Map<String, String> register, Duration heartbeatInterval, Duration heartbeatTimeout) {
+        Map<String, String> locations = new LinkedHashMap<>();
+        register.forEach((name, location) -> locations.put(name, resolve(location)));
         WorkerPool pool = new WorkerPool("external worker at " + socket);
-        register.forEach((name, location) -> pool.remoteNames.put(name,
-                name + "@" + Integer.toHexString(Path.of(location).toAbsolutePath().toString().hashCode())));
-        pool.connections.add(new WorkerConnection(() -> socket, allocator, clientName(), timeout, client -> {
-            register.forEach((name, location) -> client.load(pool.remoteNames.get(name) + "="
-                    + (location.startsWith(ModelSource.CLASSPATH_PREFIX) ? location : Path.of(location).toAbsolutePath()),
-                    timeout));
+        locations.forEach((name, location) -> pool.remoteNames.put(name,
+                name + "@" + Integer.toHexString(location.hashCode())));
+        pool.connections.add(new WorkerConnection(connectTo, allocator, clientName(), timeout, client -> {
+            locations.forEach((name, location) -> client.load(pool.remoteNames.get(name) + "=" + location, timeout));
             pool.loadEager(client);
         }));
-        pool.watched.add(new WorkerHeartbeat.Watched(pool.description, heartbeatConnection(socket, heartbeatTimeout),
+        pool.watched.add(new WorkerHeartbeat.Watched(pool.description,
+                new WorkerConnection(connectTo, TensorAllocator.offHeap(), clientName() + "-heartbeat", heartbeatTimeout),
                 () -> 0, (pid, reason) -> {
                 }));
         pool.heartbeat = new WorkerHeartbeat(pool.watched, heartbeatInterval, heartbeatTimeout, timeout);
@@ -115,7 +133,7 @@ public final class WorkerPool implements AutoCloseable {
                     .directory(), "workers-" + ProcessHandle.current().pid());
             Set<String> classpath = new LinkedHashSet<>(WorkerMain.classpath());
             Map<String, String> locations = new LinkedHashMap<>();
-            models.forEach((name, location) -> locations.put(name, resolve(location, classpath)));
+            models.forEach((name, location) -> locations.put(name, resolve(location)));
             for (String device : devices) {
                 for (int i = 0; i < perDevice; i++) {
                     Path socket = pool.socketDirectory.resolve(device.replace(':', '-') + "-" + i + ".sock");
@@ -274,26 +292,36 @@ public final class WorkerPool implements AutoCloseable {
         return builder;
     }
 
-    /** A location the worker process can load: files as they are, classpath resources with their jar added. */
-    private static String resolve(String location, Set<String> classpath) {
+    /**
+     * A location that a worker process, which has a class path of its own, can load: a file as an absolute path, a
+     * classpath resource of this application as the file it is (a resource in a directory) or as the entry of the jar
+     * it is in ({@code jar:file:...!/...}).
+     *
+     * @throws ModelSharingException if the resource is not on this application's class path, naming the loader searched
+     */
+    static String resolve(String location) {
         if (!location.startsWith(ModelSource.CLASSPATH_PREFIX)) {
             return Path.of(location).toAbsolutePath().toString();
         }
         String resource = location.substring(ModelSource.CLASSPATH_PREFIX.length());
-        URL url = Thread.currentThread().getContextClassLoader().getResource(resource);
+        resource = resource.startsWith("/") ? resource.substring(1) : resource;
+        ClassLoader loader = Thread.currentThread().getContextClassLoader();
+        URL url = loader.getResource(resource);
         if (url == null) {
-            throw new ModelSharingException("Model resource " + resource + " is not on the classpath");
+            throw new ModelSharingException("Model resource " + resource + " is not on the application's class path"
+                    + " (searched " + loader + "): add the jar or directory that has it, or configure a file path");
         }
         try {
             if ("file".equals(url.getProtocol())) {
                 return Path.of(url.toURI()).toString();
             }
             if ("jar".equals(url.getProtocol())) {
-                String jar = url.getPath().substring(0, url.getPath().indexOf("!/"));
-                classpath.add(Path.of(new URL(jar).toURI()).toString());
-                return location;
+                String spec = url.toString();
+                int separator = spec.indexOf("!/");
+                Path jar = Path.of(new URL(spec.substring(ModelSource.JAR_PREFIX.length(), separator)).toURI());
+                return ModelSource.jarLocation(jar, spec.substring(separator + 2));
             }
-        } catch (URISyntaxException | IOException e) {
+        } catch (URISyntaxException | IOException | RuntimeException e) {
             throw new ModelSharingException("Cannot locate model resource " + resource + " for the workers: " + e.getMessage(),
                     e);
         }

@@ -26,6 +26,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import io.quarkiverse.modelsharing.ModelSharingException;
+import io.quarkiverse.modelsharing.worker.WorkerOutput;
 
 /**
  * The supervision of one managed worker, with shell processes standing in for the worker, started as the pool starts

@@ -1,4 +1,4 @@
-package io.quarkiverse.modelsharing.runtime.worker;
+package io.quarkiverse.modelsharing.worker;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -9,8 +9,6 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.concurrent.CompletableFuture;
 
-import org.jboss.logging.Logger;
-
 /**
  * Drains a managed worker's stdout and stderr into the application's log, line by line, each on a daemon thread of its
  * own: a worker whose pipe nobody reads blocks on its next write once the pipe (64 KiB) is full, while it still looks
@@ -18,9 +16,9 @@ import org.jboss.logging.Logger;
  * {@code Model worker cpu#0: <line>}. The first stdout line that says {@code listening on} completes
  * {@link #listening()}; the last lines of stderr are kept to say why a worker did not start.
  */
-final class WorkerOutput {
+public final class WorkerOutput {
 
-    private static final Logger LOG = Logger.getLogger(WorkerOutput.class);
+    private static final System.Logger LOG = System.getLogger(WorkerOutput.class.getName());
     /** A longer line is logged in pieces: a worker that writes no newline cannot make this process buffer without end. */
     static final int MAX_LINE_CHARS = 8192;
     private static final int KEPT_LINES = 20;
@@ -39,12 +37,12 @@ final class WorkerOutput {
     }
 
     /** Starts draining {@code process}'s output, logged under the worker's {@code name}. */
-    static WorkerOutput drain(String name, Process process) {
+    public static WorkerOutput drain(String name, Process process) {
         return new WorkerOutput(name, process);
     }
 
     /** True once the worker said it listens; false if its stdout ended before. */
-    CompletableFuture<Boolean> listening() {
+    public CompletableFuture<Boolean> listening() {
         return listening;
     }
 
@@ -52,7 +50,7 @@ final class WorkerOutput {
      * The last lines the worker wrote to stderr, waiting up to {@code wait} for the rest of them if its stderr is about
      * to end (the worker exited).
      */
-    String errors(Duration wait) {
+    public String errors(Duration wait) {
         try {
             errors.join(wait);
         } catch (InterruptedException e) {
@@ -82,7 +80,7 @@ final class WorkerOutput {
                 }
             }
         } catch (IOException e) {
-            LOG.debugf("Stopped reading the output of model worker %s: %s", name, e.getMessage());
+            LOG.log(System.Logger.Level.DEBUG, "Stopped reading the output of model worker " + name + ": " + e.getMessage());
         } finally {
             // When a process exits, the JDK's reaper moves what is still in its pipe into the stream itself and closes
             // the pipe, which can end our read first: what it saved is read here, so that no last line is lost.
@@ -115,7 +113,7 @@ final class WorkerOutput {
         String text = line.toString();
         line.setLength(0);
         if (isErrors) {
-            LOG.warnf("Model worker %s: %s", name, text);
+            LOG.log(System.Logger.Level.WARNING, "Model worker " + name + ": " + text);
             synchronized (lastErrors) {
                 if (lastErrors.size() == KEPT_LINES) {
                     lastErrors.removeFirst();
@@ -123,7 +121,7 @@ final class WorkerOutput {
                 lastErrors.addLast(text);
             }
         } else {
-            LOG.infof("Model worker %s: %s", name, text);
+            LOG.log(System.Logger.Level.INFO, "Model worker " + name + ": " + text);
             if (text.contains("listening on")) {
                 listening.complete(true);
             }
