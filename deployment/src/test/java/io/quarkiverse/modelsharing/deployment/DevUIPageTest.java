@@ -46,8 +46,8 @@ class DevUIPageTest {
     static final Path SCREENSHOTS = Path.of("target", "dev-ui");
 
     /**
-     * Dev Services (the shared daemon) stays out: one in-process model, and one in a managed worker whose pid, queue
-     * and restarts the workers page shows. The heartbeat is frequent so that a restarted worker is "up" again soon.
+     * The configuration of both Dev UI tests: one model in process, and one in a managed worker (Dev Services' shared
+     * daemon stays out) whose pid, queue and restarts the workers page shows. The heartbeat is frequent so that a restarted worker is "up" again soon.
      */
     static String properties(Path model) {
         return """
@@ -81,7 +81,7 @@ class DevUIPageTest {
                 // as root, in a container: no sandbox; and Chromium's shared memory in $TMPDIR, not /dev/shm
                 .addArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                         "--user-data-dir=" + scratch.resolve("profile"));
-        Map<String, String> environment = new HashMap<>(System.getenv()); // the driver's whole environment
+        Map<String, String> environment = new HashMap<>(System.getenv()); // this JVM's, with Chromium's own TMPDIR
         environment.put("TMPDIR", scratch.toString());
         ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(CHROMEDRIVER.toFile())
                 .withEnvironment(environment).usingAnyFreePort().build();
