@@ -47,7 +47,8 @@ class DevUIPageTest {
 
     /**
      * The configuration of both Dev UI tests: one model in process, and one in a managed worker (Dev Services' shared
-     * daemon stays out) whose pid, queue and restarts the workers page shows. The heartbeat is frequent so that a restarted worker is "up" again soon.
+     * daemon stays out) whose pid, queue and restarts the workers page shows. The heartbeat is frequent so that a restarted
+     * worker is "up" again soon.
      */
     static String properties(Path model) {
         return """
