@@ -303,6 +303,11 @@ public final class SharedMemoryPool implements TensorAllocator, AutoCloseable {
         return mappedBytes;
     }
 
+    /** How many pool files this process has mapped for its own tensors; {@link #mappedBytes()} is their total size. */
+    public int fileCount() {
+        return files.size();
+    }
+
     /** Unmaps this process's pool files and deletes the named ones. Its tensors still open must not be used. */
     @Override
     public void close() {

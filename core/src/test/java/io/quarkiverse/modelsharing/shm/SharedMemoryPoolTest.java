@@ -172,6 +172,7 @@ class SharedMemoryPoolTest {
             Tensor a = pool.allocate(DType.U8, 900 * 1024);
             Tensor b = pool.allocate(DType.U8, 900 * 1024);
             assertEquals(2 * MIB, pool.mappedBytes(), "two pool files");
+            assertEquals(2, pool.fileCount());
             QuotaExceededException e = assertThrows(QuotaExceededException.class, () -> pool.allocate(DType.U8, 900 * 1024));
             assertEquals("This process's shared-memory quota is 2097152 bytes; its pools hold 2097152 and a 921664-byte"
                     + " tensor needs a new 1048576-byte pool file. Close tensors you no longer need, or raise the quota",

@@ -259,6 +259,54 @@ public final class WorkerPool implements AutoCloseable {
         return status;
     }
 
+    /** Each worker: its process, device, restarts, state and last heartbeat's status, in the order of {@link #status()}. */
+    public List<WorkerInfo> workers() {
+        Map<String, String> states = status();
+        List<WorkerInfo> workers = new ArrayList<>();
+        for (int i = 0; i < watched.size(); i++) {
+            WorkerHeartbeat.Watched worker = watched.get(i);
+            Map<String, String> status = heartbeat.lastStatus(worker);
+            status = status == null ? Map.of() : Map.copyOf(status);
+            String state = states.get(worker.name());
+            if (managed.isEmpty()) {
+                long pid = Long.parseLong(status.getOrDefault("pid", "-1"));
+                workers.add(new WorkerInfo(worker.name(), "external", pid, 0, state, status));
+            } else {
+                ManagedWorker process = managed.get(i);
+                workers.add(new WorkerInfo(worker.name(), process.device, process.pid(), process.restarts(), state, status));
+            }
+        }
+        return workers;
+    }
+
+    /**
+     * Restarts the managed worker {@code name} ({@code cpu#0}) as if it had died: its process is killed, and its
+     * supervisor starts it again after the usual back-off and loads the eager models there. Requests in flight on it
+     * fail with {@link io.quarkiverse.modelsharing.worker.WorkerUnavailableException}.
+     *
+     * @return whether a process was killed; false if the worker is down already, its restart under way
+     * @throws ModelSharingException if no managed worker has that name, or the workers are an external daemon, which
+     *         this application does not run
+     */
+    public boolean restart(String name) {
+        if (watched.isEmpty()) {
+            throw new ModelSharingException("No worker is named '" + name + "': every model runs in process");
+        }
+        if (managed.isEmpty()) {
+            throw new ModelSharingException("Worker '" + name + "' cannot be restarted: the models run in the "
+                    + description + ", which this application does not run; restart the daemon where it runs");
+        }
+        ManagedWorker worker = managed.stream().filter(w -> w.name().equals(name)).findFirst()
+                .orElseThrow(() -> new ModelSharingException("No managed worker is named '" + name + "'; the workers are "
+                        + managed.stream().map(ManagedWorker::name).toList()));
+        long pid = worker.pid();
+        if (pid < 0) {
+            return false;
+        }
+        worker.kill(pid, "pid " + pid + " was restarted on request");
+        return true;
+    }
+
     @Override
     public void close() {
         if (heartbeat != null) {

@@ -1,0 +1,74 @@
+import { QwcHotReloadElement, html, css } from 'qwc-hot-reload-element';
+import { JsonRpc } from 'jsonrpc';
+import '@vaadin/progress-bar';
+
+/**
+ * The shared-memory page: this process's pools, how full they are and how far they may grow. It reads them again
+ * every two seconds while it is shown.
+ */
+export class QwcModelSharingMemory extends QwcHotReloadElement {
+
+    jsonRpc = new JsonRpc(this);
+
+    static styles = css`
+        :host { display: block; padding: 10px 20px; }
+        table { border-collapse: collapse; font-size: var(--lumo-font-size-s); }
+        th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--lumo-contrast-10pct); }
+        th { color: var(--lumo-secondary-text-color); font-weight: 600; }
+        vaadin-progress-bar { width: 320px; }
+        .message { padding: 10px 0; color: var(--lumo-secondary-text-color); }
+    `;
+
+    static properties = {
+        _memory: { state: true }
+    };
+
+    connectedCallback() {
+        super.connectedCallback();
+        this.hotReload();
+        this._timer = setInterval(() => this.hotReload(), 2000);
+    }
+
+    disconnectedCallback() {
+        clearInterval(this._timer);
+        super.disconnectedCallback();
+    }
+
+    hotReload() {
+        this.jsonRpc.getSharedMemory().then(response => this._memory = response.result);
+    }
+
+    render() {
+        const memory = this._memory;
+        if (!memory) {
+            return html`<vaadin-progress-bar indeterminate></vaadin-progress-bar>`;
+        }
+        if (memory.kind === 'off-heap') {
+            return html`<div class="message">Shared memory is off, or unusable here: tensors use this process's memory
+                and travel serialized (see quarkus.model-sharing.shared-memory.enabled and the startup log).</div>`;
+        }
+        return html`
+            <table id="memory">
+                <tr><th>Pools</th><td>${memory.kind}${memory.directory ? html` in ${memory.directory}` : ''}</td></tr>
+                <tr><th>Pool files</th><td>${memory.files} of ${bytes(memory.poolFileBytes)} each</td></tr>
+                <tr><th>Used</th><td>${bytes(memory.usedBytes)} of ${bytes(memory.mappedBytes)} mapped
+                    <vaadin-progress-bar value="${memory.mappedBytes > 0 ? memory.usedBytes / memory.mappedBytes : 0}"></vaadin-progress-bar></td></tr>
+                <tr><th>Quota</th><td>${bytes(memory.quotaBytes)}
+                    <vaadin-progress-bar value="${memory.quotaBytes > 0 ? memory.mappedBytes / memory.quotaBytes : 0}"></vaadin-progress-bar></td></tr>
+            </table>`;
+    }
+}
+
+/** 1536 as "1.5 KiB". */
+function bytes(count) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let value = count;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return (unit === 0 ? value : value.toFixed(1)) + ' ' + units[unit];
+}
+
+customElements.define('qwc-model-sharing-memory', QwcModelSharingMemory);

@@ -1,0 +1,112 @@
+import { QwcHotReloadElement, html, css } from 'qwc-hot-reload-element';
+import { JsonRpc } from 'jsonrpc';
+import { notifier } from 'notifier';
+import '@vaadin/button';
+import '@vaadin/progress-bar';
+
+/**
+ * The models page: each configured model, where it runs and how it is used, with reload and evict.
+ * It reads the registry again every two seconds while it is shown, and after each action.
+ */
+export class QwcModelSharingModels extends QwcHotReloadElement {
+
+    jsonRpc = new JsonRpc(this);
+
+    static styles = css`
+        :host { display: block; padding: 10px 20px; }
+        table { border-collapse: collapse; width: 100%; font-size: var(--lumo-font-size-s); }
+        th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--lumo-contrast-10pct); }
+        th { color: var(--lumo-secondary-text-color); font-weight: 600; }
+        td.number { text-align: right; font-variant-numeric: tabular-nums; }
+        .loaded { color: var(--lumo-success-text-color); }
+        .failed { color: var(--lumo-error-text-color); }
+        .source { color: var(--lumo-secondary-text-color); font-size: var(--lumo-font-size-xs); }
+        .actions { display: flex; gap: 6px; }
+        .message { padding: 10px 0; color: var(--lumo-secondary-text-color); }
+    `;
+
+    static properties = {
+        _models: { state: true },
+        _message: { state: true }
+    };
+
+    connectedCallback() {
+        super.connectedCallback();
+        this.hotReload();
+        this._timer = setInterval(() => this.hotReload(), 2000);
+    }
+
+    disconnectedCallback() {
+        clearInterval(this._timer);
+        super.disconnectedCallback();
+    }
+
+    hotReload() {
+        this.jsonRpc.getModels().then(response => this._models = response.result);
+    }
+
+    render() {
+        if (!this._models) {
+            return html`<vaadin-progress-bar indeterminate></vaadin-progress-bar>`;
+        }
+        if (this._models.length === 0) {
+            return html`<div class="message">No model is configured: add one with quarkus.model-sharing.models."name".path</div>`;
+        }
+        return html`
+            <table id="models">
+                <tr>
+                    <th>Model</th><th>Placement</th><th>State</th><th>Memory</th><th>Hits</th><th>Misses</th>
+                    <th>Loads</th><th>Evictions</th><th>Open handles</th><th>Last load</th><th></th>
+                </tr>
+                ${this._models.map(model => this._row(model))}
+            </table>
+            <div class="message" id="message">${this._message ?? ''}</div>`;
+    }
+
+    _row(model) {
+        const inProcess = model.placement === 'in-process';
+        return html`<tr data-model="${model.name}">
+            <td><b>${model.name}</b><div class="source">${model.source}</div></td>
+            <td>${model.placement}</td>
+            <td class="${model.state}" title="${model.failure ?? ''}">${model.state}${model.failure ? html`: ${model.failure}` : ''}</td>
+            <td class="number">${inProcess ? bytes(model.bytes) : ''}</td>
+            <td class="number">${inProcess ? model.hits : ''}</td>
+            <td class="number">${inProcess ? model.misses : ''}</td>
+            <td class="number">${inProcess ? model.loads : ''}</td>
+            <td class="number">${inProcess ? model.evictions : ''}</td>
+            <td class="number">${inProcess ? model.liveHandles : ''}</td>
+            <td class="number">${inProcess && model.loads > 0 ? model.lastLoadMillis + ' ms' : ''}</td>
+            <td class="actions">${inProcess ? html`
+                <vaadin-button theme="small" id="reload-${model.name}" @click=${() => this._act('reload', model.name)}>Reload</vaadin-button>
+                <vaadin-button theme="small" id="evict-${model.name}" @click=${() => this._act('evict', model.name)}>Evict</vaadin-button>` : ''}
+            </td>
+        </tr>`;
+    }
+
+    _act(action, name) {
+        this.jsonRpc[action]({ name: name }).then(response => {
+            const result = response.result;
+            this._message = result.message;
+            if (result.done) {
+                notifier.showSuccessMessage(result.message);
+            } else {
+                notifier.showWarningMessage(result.message);
+            }
+            this.hotReload();
+        });
+    }
+}
+
+/** 1536 as "1.5 KiB". */
+function bytes(count) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let value = count;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return (unit === 0 ? value : value.toFixed(1)) + ' ' + units[unit];
+}
+
+customElements.define('qwc-model-sharing-models', QwcModelSharingModels);
