@@ -20,7 +20,10 @@ import org.openjdk.jmh.runner.options.TimeValue;
 /**
  * Runs the suites and prints each figure beside its baseline from the same run, as a ratio.
  * <p>
- * {@code java -jar benchmarks/target/benchmarks.jar [all|lookup,load,embedding,memory]} (default: all).
+ * {@code java -jar benchmarks/target/benchmarks.jar [all|lookup,load,embedding,memory,...]} (default: all). The
+ * figures are also written as data, {@code results.csv}, and drawn as charts ({@link Plots}) into the directory that
+ * {@code -Dbenchmarks.out} names (default {@code benchmarks/target/results}); {@code benchmarks.jar plot <csv>
+ * <directory>} draws a saved run's charts again.
  */
 public final class BenchmarkMain {
 
@@ -36,6 +39,14 @@ public final class BenchmarkMain {
         if (tmp != null) {
             System.setProperty("java.io.tmpdir", Path.of(tmp).toAbsolutePath().toString());
         }
+        if (args.length > 0 && args[0].equals("plot")) {
+            if (args.length != 3) {
+                throw new IllegalArgumentException("usage: benchmarks.jar plot <results.csv> <directory for the charts>");
+            }
+            Plots.render(BenchmarkData.read(Path.of(args[1])), Path.of(args[2])).forEach(System.out::println);
+            return;
+        }
+        BenchmarkData data = new BenchmarkData();
         Set<String> suites = Set.of((args.length == 0 || args[0].equals("all")
                 ? "lookup,load,embedding,memory,handoff,write,inference64,worker,workermemory,concurrency"
                 : args[0]).split(","));
@@ -87,6 +98,11 @@ public final class BenchmarkMain {
                 double memfd = score(results, "oursOverAConnectionMemfdView", bytes);
                 double copy = score(results, "baselineVertxBufferCopy", bytes);
                 double serial = score(results, "baselineJavaSerialization", bytes);
+                data.add("handoff", "ours: same process", bytes, same, "us");
+                data.add("handoff", "ours: across processes (named pool)", bytes, across, "us");
+                data.add("handoff", "ours: over a connection (memfd)", bytes, memfd, "us");
+                data.add("handoff", "Vert.x Buffer copy", bytes, copy, "us");
+                data.add("handoff", "Java serialization", bytes, serial, "us");
                 report.append(String.format(Locale.ROOT, "   %-10s %12.3f %12.3f %12.3f %14.3f %14.3f %9.5fx%n",
                         human(bytes), same, across, memfd, copy, serial, Math.max(same, Math.max(across, memfd)) / copy));
             }
@@ -101,6 +117,9 @@ public final class BenchmarkMain {
             double memcpy = gib / (score(results, "baselineMemcpyOffHeap") / 1000);
             double fresh = gib / (score(results, "baselineFreshTmpfsFile") / 1000);
             report.append(line("write 256 MiB into a pool (GiB/s)", pool, "GiB/s", memcpy, "memcpy off-heap to off-heap"));
+            data.add("write", "ours", "into a pool", pool, "GiB/s");
+            data.add("write", "baseline", "memcpy off-heap", memcpy, "GiB/s");
+            data.add("write", "baseline", "a fresh tmpfs file", fresh, "GiB/s");
             report.append(String.format(Locale.ROOT,
                     "   target: pool/memcpy >= 0.90 -> %s; a fresh tmpfs file: %.2f GiB/s (%.2fx memcpy)%n",
                     pool / memcpy >= 0.9 ? "met" : "NOT met", fresh, fresh / memcpy));
@@ -117,6 +136,8 @@ public final class BenchmarkMain {
             double worker = percentile(small, "smallThroughWorker", 50);
             double local = percentile(small, "smallInProcess", 50);
             report.append(line("tiny model p50 through a worker", worker, "us", local, "in process"));
+            data.add("worker", "through a worker", "tiny model, p50", worker, "us");
+            data.add("worker", "in process", "tiny model, p50", local, "us");
             report.append(String.format(Locale.ROOT,
                     "   added by the worker: %.1f us p50 (target: at most 50 us) -> %s; p99 %.1f us vs %.1f us%n",
                     worker - local, worker - local <= 50 ? "met" : "NOT met", percentile(small, "smallThroughWorker", 99),
@@ -132,6 +153,8 @@ public final class BenchmarkMain {
             double through = pairs[LARGE_PAIRS / 2][0];
             double inProcess = pairs[LARGE_PAIRS / 2][1];
             report.append(line("64 MiB input through a worker (shm)", through, "ms", inProcess, "in process"));
+            data.add("worker", "through a worker", "64 MiB input, sum", through * 1000, "us");
+            data.add("worker", "in process", "64 MiB input, sum", inProcess * 1000, "us");
             report.append(String.format(Locale.ROOT,
                     "   median of %d alternating pairs, ratios %s; target: at most 5%% slower -> %s%n",
                     LARGE_PAIRS, Arrays.stream(pairs).map(pair -> String.format(Locale.ROOT, "%.2f", pair[0] / pair[1]))
@@ -144,6 +167,11 @@ public final class BenchmarkMain {
                             bytes, bytes / through));
             report.append(line("64 MiB, Abs-Sqrt-Exp-ReduceSum, worker", score(others, "largeHeavierThroughWorker"),
                     "ms", score(others, "largeHeavierInProcess"), "in process"));
+            data.add("worker", "through a worker", "64 MiB, Abs-Sqrt-Exp-ReduceSum",
+                    score(others, "largeHeavierThroughWorker") * 1000, "us");
+            data.add("worker", "in process", "64 MiB, Abs-Sqrt-Exp-ReduceSum", score(others, "largeHeavierInProcess") * 1000,
+                    "us");
+            data.add("worker", "bytes through the socket", "64 MiB input, sum", bytes * 1000, "us");
             WakeUpHarness.Figures wake = WakeUpHarness.measure();
             report.append(line("socket round trip, after 1.8 ms of work", wake.afterWork(), "us", wake.backToBack(),
                     "back to back"));
@@ -154,6 +182,8 @@ public final class BenchmarkMain {
         if (suites.contains("workermemory")) {
             for (WorkerMemoryHarness.Figures f : WorkerMemoryHarness.measure()) {
                 report.append("memory, 8 client processes, ").append(f.model()).append(":\n");
+                data.add("memory", "8 clients + 1 worker", f.model(), f.sharedTotal() / 1024.0, "MiB");
+                data.add("memory", "8 private copies", f.model(), f.privateTotal() / 1024.0, "MiB");
                 report.append(line("   PSS, 8 clients + 1 worker (total)", f.sharedTotal() / 1024.0, "MiB",
                         f.privateTotal() / 1024.0, "8 private copies (total)"));
                 report.append(line("   model memory, 8 clients + 1 worker", f.sharedModel() / 1024.0, "MiB",
@@ -166,9 +196,20 @@ public final class BenchmarkMain {
         }
         if (suites.contains("concurrency")) {
             report.append("1,000 concurrent requests from 4 processes to one worker (tiny model):\n");
-            ConcurrencyHarness.measure().forEach(line -> report.append("   ").append(line).append('\n'));
+            for (ConcurrencyHarness.Figures f : ConcurrencyHarness.measure()) {
+                report.append("   ").append(f.line()).append('\n');
+                data.add("concurrency-throughput", f.setting(), "requests/s", f.perSecond(), "requests/s");
+                data.add("concurrency-latency", f.setting(), "p50", f.p50Millis(), "ms");
+                data.add("concurrency-latency", f.setting(), "p99", f.p99Millis(), "ms");
+            }
         }
         System.out.println(report);
+        if (!data.isEmpty()) {
+            Path out = Path.of(System.getProperty("benchmarks.out", "benchmarks/target/results"));
+            data.write(out.resolve("results.csv"));
+            System.out.println("Data: " + out.resolve("results.csv"));
+            Plots.render(data, out).forEach(chart -> System.out.println("Chart: " + chart));
+        }
     }
 
     private static double score(Collection<RunResult> results, String method, String bytes) {

@@ -31,9 +31,18 @@ public final class ConcurrencyHarness {
     private ConcurrencyHarness() {
     }
 
-    /** Lines of the report, one per batching setting. */
-    static List<String> measure() throws Exception {
-        List<String> lines = new ArrayList<>();
+    /** One batching setting's figures. */
+    record Figures(String setting, int requests, int errors, double perSecond, double p50Millis, double p99Millis) {
+        String line() {
+            return String.format(java.util.Locale.ROOT,
+                    "%s: %d requests, %d errors, %.0f requests/s, p50 %.1f ms, p99 %.1f ms", setting, requests, errors,
+                    perSecond, p50Millis, p99Millis);
+        }
+    }
+
+    /** The figures, one per batching setting. */
+    static List<Figures> measure() throws Exception {
+        List<Figures> lines = new ArrayList<>();
         for (int maxBatch : new int[] { 8, 1 }) {
             try (BenchmarkShm shm = new BenchmarkShm(4L << 20, 256L << 20)) {
                 Path model = Files.write(shm.root.resolve("affine.onnx"), TinyModels.affine());
@@ -61,11 +70,8 @@ public final class ConcurrencyHarness {
                         client.waitFor();
                     }
                     long[] sorted = latencies.stream().mapToLong(Long::longValue).sorted().toArray();
-                    lines.add(String.format(java.util.Locale.ROOT,
-                            "%s: %d requests, %d errors, %.0f requests/s, p50 %.1f ms, p99 %.1f ms", maxBatch > 1
-                                    ? "batching on (8, 10 ms)"
-                                    : "batching off",
-                            sorted.length + errors, errors, (sorted.length + errors) * 1000.0 / Math.max(slowestMillis, 1),
+                    lines.add(new Figures(maxBatch > 1 ? "batching on (8, 10 ms)" : "batching off", sorted.length + errors,
+                            errors, (sorted.length + errors) * 1000.0 / Math.max(slowestMillis, 1),
                             sorted[sorted.length / 2] / 1e6, sorted[(int) (sorted.length * 0.99)] / 1e6));
                 } finally {
                     worker.destroy();
