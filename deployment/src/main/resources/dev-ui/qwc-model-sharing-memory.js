@@ -1,38 +1,20 @@
-import { QwcHotReloadElement, html, css } from 'qwc-hot-reload-element';
-import { JsonRpc } from 'jsonrpc';
+import { html, css } from 'qwc-hot-reload-element';
+import { QwcModelSharingPage, pageStyles } from './qwc-model-sharing-page.js';
 import '@vaadin/progress-bar';
 
 /**
  * The shared-memory page: this process's pools, how full they are and how far they may grow. It reads them again
  * every two seconds while it is shown.
  */
-export class QwcModelSharingMemory extends QwcHotReloadElement {
+export class QwcModelSharingMemory extends QwcModelSharingPage {
 
-    jsonRpc = new JsonRpc(this);
-
-    static styles = css`
-        :host { display: block; padding: 10px 20px; }
-        table { border-collapse: collapse; font-size: var(--lumo-font-size-s); }
-        th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--lumo-contrast-10pct); }
-        th { color: var(--lumo-secondary-text-color); font-weight: 600; }
+    static styles = [pageStyles, css`
         vaadin-progress-bar { width: 320px; }
-        .message { padding: 10px 0; color: var(--lumo-secondary-text-color); }
-    `;
+    `];
 
     static properties = {
         _memory: { state: true }
     };
-
-    connectedCallback() {
-        super.connectedCallback();
-        this.hotReload();
-        this._timer = setInterval(() => this.hotReload(), 2000);
-    }
-
-    disconnectedCallback() {
-        clearInterval(this._timer);
-        super.disconnectedCallback();
-    }
 
     hotReload() {
         this.jsonRpc.getSharedMemory().then(response => this._memory = response.result);

@@ -1,5 +1,5 @@
-import { QwcHotReloadElement, html, css } from 'qwc-hot-reload-element';
-import { JsonRpc } from 'jsonrpc';
+import { html, css } from 'qwc-hot-reload-element';
+import { QwcModelSharingPage, pageStyles } from './qwc-model-sharing-page.js';
 import { notifier } from 'notifier';
 import '@vaadin/button';
 import '@vaadin/progress-bar';
@@ -8,38 +8,20 @@ import '@vaadin/progress-bar';
  * The models page: each configured model, where it runs and how it is used, with reload and evict.
  * It reads the registry again every two seconds while it is shown, and after each action.
  */
-export class QwcModelSharingModels extends QwcHotReloadElement {
+export class QwcModelSharingModels extends QwcModelSharingPage {
 
-    jsonRpc = new JsonRpc(this);
-
-    static styles = css`
-        :host { display: block; padding: 10px 20px; }
-        table { border-collapse: collapse; width: 100%; font-size: var(--lumo-font-size-s); }
-        th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--lumo-contrast-10pct); }
-        th { color: var(--lumo-secondary-text-color); font-weight: 600; }
-        td.number { text-align: right; font-variant-numeric: tabular-nums; }
+    static styles = [pageStyles, css`
+        table { width: 100%; }
         .loaded { color: var(--lumo-success-text-color); }
         .failed { color: var(--lumo-error-text-color); }
         .source { color: var(--lumo-secondary-text-color); font-size: var(--lumo-font-size-xs); }
         .actions { display: flex; gap: 6px; }
-        .message { padding: 10px 0; color: var(--lumo-secondary-text-color); }
-    `;
+    `];
 
     static properties = {
         _models: { state: true },
         _message: { state: true }
     };
-
-    connectedCallback() {
-        super.connectedCallback();
-        this.hotReload();
-        this._timer = setInterval(() => this.hotReload(), 2000);
-    }
-
-    disconnectedCallback() {
-        clearInterval(this._timer);
-        super.disconnectedCallback();
-    }
 
     hotReload() {
         this.jsonRpc.getModels().then(response => this._models = response.result);

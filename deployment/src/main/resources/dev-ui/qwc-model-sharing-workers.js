@@ -1,5 +1,5 @@
-import { QwcHotReloadElement, html, css } from 'qwc-hot-reload-element';
-import { JsonRpc } from 'jsonrpc';
+import { html, css } from 'qwc-hot-reload-element';
+import { QwcModelSharingPage, pageStyles } from './qwc-model-sharing-page.js';
 import { notifier } from 'notifier';
 import '@vaadin/button';
 import '@vaadin/progress-bar';
@@ -8,36 +8,18 @@ import '@vaadin/progress-bar';
  * The workers page: each worker's process, device, queue, restarts and health, with a restart action for managed
  * workers. It reads the pool again every two seconds while it is shown, and after a restart.
  */
-export class QwcModelSharingWorkers extends QwcHotReloadElement {
+export class QwcModelSharingWorkers extends QwcModelSharingPage {
 
-    jsonRpc = new JsonRpc(this);
-
-    static styles = css`
-        :host { display: block; padding: 10px 20px; }
-        table { border-collapse: collapse; width: 100%; font-size: var(--lumo-font-size-s); }
-        th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--lumo-contrast-10pct); }
-        th { color: var(--lumo-secondary-text-color); font-weight: 600; }
-        td.number { text-align: right; font-variant-numeric: tabular-nums; }
+    static styles = [pageStyles, css`
+        table { width: 100%; }
         .up { color: var(--lumo-success-text-color); }
         .down { color: var(--lumo-error-text-color); }
-        .message { padding: 10px 0; color: var(--lumo-secondary-text-color); }
-    `;
+    `];
 
     static properties = {
         _workers: { state: true },
         _message: { state: true }
     };
-
-    connectedCallback() {
-        super.connectedCallback();
-        this.hotReload();
-        this._timer = setInterval(() => this.hotReload(), 2000);
-    }
-
-    disconnectedCallback() {
-        clearInterval(this._timer);
-        super.disconnectedCallback();
-    }
 
     hotReload() {
         this.jsonRpc.getWorkers().then(response => this._workers = response.result);

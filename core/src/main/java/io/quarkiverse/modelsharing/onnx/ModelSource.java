@@ -38,6 +38,33 @@ public sealed interface ModelSource {
     /** Size in bytes, or -1 if unknown. */
     long byteSize();
 
+    /**
+     * 16 hex digits that change when the source or its content does: a digest of what it is, its size and, for a
+     * file or a jar, its modification time. Two applications naming one model file share it; a model exported again
+     * gets another fingerprint, so a daemon that registers models by it loads the new one.
+     */
+    default String fingerprint() {
+        StringBuilder identity = new StringBuilder(describe()).append('|').append(byteSize());
+        Optional<Path> file = switch (this) {
+            case JarEntrySource entry -> Optional.of(entry.jar());
+            default -> localFile();
+        };
+        file.ifPresent(path -> {
+            try {
+                identity.append('|').append(Files.getLastModifiedTime(path).toMillis());
+            } catch (IOException e) {
+                identity.append("|missing");
+            }
+        });
+        try {
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(identity.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(digest, 0, 8);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JDK has SHA-256", e);
+        }
+    }
+
     static ModelSource parse(String location, ClassLoader classLoader) {
         if (location.startsWith(CLASSPATH_PREFIX)) {
             return classpath(location.substring(CLASSPATH_PREFIX.length()), classLoader);
@@ -67,7 +94,11 @@ public sealed interface ModelSource {
             throw new IllegalArgumentException("A jar entry is named jar:file:/path/to/file.jar!/path/in/jar, not " + location);
         }
         try {
-            Path jar = Path.of(new java.net.URI(location.substring(JAR_PREFIX.length(), separator)));
+            java.net.URI uri = new java.net.URI(location.substring(JAR_PREFIX.length(), separator));
+            if (!"file".equals(uri.getScheme())) {
+                throw new IllegalArgumentException("the jar must be a file: URI");
+            }
+            Path jar = Path.of(uri);
             return new JarEntrySource(jar.toAbsolutePath().normalize(), location.substring(separator + 2));
         } catch (URISyntaxException | RuntimeException e) {
             throw new IllegalArgumentException("A jar entry is named jar:file:/path/to/file.jar!/path/in/jar, not "
@@ -177,11 +208,15 @@ public sealed interface ModelSource {
         public boolean exists() {
             try (ZipFile zip = new ZipFile(jar.toFile())) {
                 return zip.getEntry(entry) != null;
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException e) {
                 return false;
             }
         }
 
+        /**
+         * The entry's bytes, never more than its jar declares (which the registry's memory admission counted): an
+         * entry that inflates past that, or has no declared size, is refused rather than read without bound.
+         */
         @Override
         public byte[] readAllBytes() throws IOException {
             try (ZipFile zip = new ZipFile(jar.toFile())) {
@@ -189,8 +224,19 @@ public sealed interface ModelSource {
                 if (found == null) {
                     throw new IOException("jar " + jar + " has no entry " + entry);
                 }
+                long size = found.getSize();
+                if (size < 0 || size > Integer.MAX_VALUE - 8) {
+                    throw new IOException("entry " + entry + " of jar " + jar + " declares "
+                            + (size < 0 ? "no size" : size + " bytes, more than one array holds")
+                            + "; configure the model as a file instead");
+                }
                 try (InputStream in = zip.getInputStream(found)) {
-                    return in.readAllBytes();
+                    byte[] bytes = in.readNBytes((int) size);
+                    if (bytes.length != size || in.read() >= 0) {
+                        throw new IOException("entry " + entry + " of jar " + jar + " does not have the " + size
+                                + " bytes its jar declares");
+                    }
+                    return bytes;
                 }
             }
         }
@@ -205,7 +251,7 @@ public sealed interface ModelSource {
             try (ZipFile zip = new ZipFile(jar.toFile())) {
                 ZipEntry found = zip.getEntry(entry);
                 return found == null ? -1 : found.getSize();
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException e) {
                 return -1;
             }
         }

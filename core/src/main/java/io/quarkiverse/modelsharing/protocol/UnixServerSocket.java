@@ -95,8 +95,16 @@ public final class UnixServerSocket implements AutoCloseable {
                 if (stale == null) {
                     continue; // removed meanwhile: link again
                 }
-                if (answers(path) || attempt == 5) {
+                if (!isSocket(path)) {
+                    throw new IOException("Cannot listen on " + path + ": something that is not a socket is there;"
+                            + " remove it, or choose another path");
+                }
+                if (answers(path)) {
                     throw new SocketInUseException("Another process listens on " + path);
+                }
+                if (attempt == 5) {
+                    throw new IOException("Cannot listen on " + path + ": its dead socket was replaced by others five"
+                            + " times while this process tried");
                 }
                 // Nobody listens: a dead process's file. Removed only if it is still that file, so that a socket that
                 // another process placed meanwhile is not removed (what is left between the check and the delete is
@@ -105,6 +113,15 @@ public final class UnixServerSocket implements AutoCloseable {
                     Files.deleteIfExists(path);
                 }
             }
+        }
+    }
+
+    private static boolean isSocket(Path path) {
+        try {
+            return Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther()
+                    && ((Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 0170000) == 0140000;
+        } catch (IOException | RuntimeException e) {
+            return true; // gone meanwhile: the next link attempt says
         }
     }
 

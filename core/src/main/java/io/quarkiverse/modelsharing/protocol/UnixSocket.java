@@ -34,7 +34,8 @@ public final class UnixSocket implements AutoCloseable {
     static final int SOCK_STREAM = 1;
     static final int SOCK_CLOEXEC = 02000000;
     private static final int SOCK_NONBLOCK = 04000;
-    private static final int EINPROGRESS = 115;
+    private static final int ECONNREFUSED = 111;
+    private static final int ENOENT = 2;
     static final int SOL_SOCKET = 1;
     private static final int SCM_RIGHTS = 1;
     private static final int SO_PEERCRED = 17;
@@ -110,33 +111,39 @@ public final class UnixSocket implements AutoCloseable {
     }
 
     /**
-     * Whether a process listens on {@code path}, asked without blocking: a connection that would have to wait in a
-     * full backlog ({@code EAGAIN}) means a listener all the same (busy, or stuck), only a refusal or no such file
-     * means none. A blocking connect would wait for a stuck listener, and one that fails on a full backlog would take a
+     * Whether a process may listen on {@code path}, asked without blocking: a connection that would have to wait in a
+     * full backlog ({@code EAGAIN}) means a listener all the same (busy, or stuck), and so does an error that tells
+     * nothing (no descriptor left); only a refusal or no such file means none. A blocking connect would wait for a stuck
+     * listener, and one that fails on a full backlog would take a
      * busy one for dead.
      */
     static boolean listens(Path path) {
         try (Arena call = Arena.ofConfined()) {
+            MemorySegment address = address(call, path);
             MemorySegment state = ForeignCalls.callState(call);
             int fd = (int) SOCKET.invokeExact(state, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
             if (fd < 0) {
-                return false;
+                return true; // out of descriptors, say: unknown, so taken for a listener, never replaced
             }
             try {
                 for (;;) {
-                    if ((int) CONNECT.invokeExact(state, fd, address(call, path), SOCKADDR_BYTES) == 0) {
+                    if ((int) CONNECT.invokeExact(state, fd, address, SOCKADDR_BYTES) == 0) {
                         return true;
                     }
                     int errno = ForeignCalls.errno(state);
                     if (errno != EINTR) {
-                        return errno == EAGAIN || errno == EINPROGRESS;
+                        // only a refusal, or no file, says nobody listens; anything else (a full backlog, a
+                        // permission) leaves a listener possible
+                        return errno != ECONNREFUSED && errno != ENOENT;
                     }
                 }
             } finally {
                 closeQuietly(fd);
             }
+        } catch (IOException e) {
+            return false; // a path no socket can have (too long): nobody listens there
         } catch (Throwable e) {
-            return false;
+            return true;
         }
     }
 

@@ -13,7 +13,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
-import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.inference.InferenceModel;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
@@ -205,7 +204,8 @@ final class ClientConnection {
             reply(new Frame.Loaded(load.requestId(), handle.name(), handle.get().inputs(), handle.get().outputs()));
         } catch (ModelNotFoundException e) {
             reply(new Frame.Error(load.requestId(), Frame.ErrorCode.UNKNOWN_MODEL, e.getMessage()));
-        } catch (ModelSharingException e) {
+        } catch (RuntimeException e) {
+            // a load that failed, or a location that fails as nobody expected: answered, and the reading goes on
             reply(new Frame.Error(load.requestId(), Frame.ErrorCode.LOAD_FAILED, e.getMessage()));
         }
     }

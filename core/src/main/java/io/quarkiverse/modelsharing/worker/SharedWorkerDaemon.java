@@ -1,5 +1,7 @@
 package io.quarkiverse.modelsharing.worker;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -7,6 +9,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import io.quarkiverse.modelsharing.ModelSharingException;
+import io.quarkiverse.modelsharing.protocol.FrameCodec;
 import io.quarkiverse.modelsharing.shm.PrivateDirectory;
 import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
@@ -26,15 +29,33 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
  */
 public record SharedWorkerDaemon(Path socket, long pid) {
 
-    /** The daemon's socket's name in the user's private shared-memory directory. */
-    public static final String SOCKET_NAME = "devservices-worker.sock";
+    /** Starts a program in a new session, away from the starting terminal's signals (util-linux). */
+    private static final Path SETSID = Path.of("/usr/bin/setsid");
 
     /**
      * The daemon's socket under shared-memory root {@code shmRoot} (normally {@code /dev/shm}), in the user's private
-     * directory, created and checked to be the user's if needed.
+     * directory, created and checked to be the user's if needed. Its name carries the protocol's version and a
+     * fingerprint of the daemon's class path (each jar's path, size and time): an application of another version never
+     * finds, or keeps alive, a daemon whose code differs from its own; it starts its own beside it.
      */
     public static Path socketUnder(Path shmRoot) {
-        return SharedMemorySettings.defaults().withRoot(shmRoot).prepareDirectory().resolve(SOCKET_NAME);
+        return SharedMemorySettings.defaults().withRoot(shmRoot).prepareDirectory().resolve(socketName());
+    }
+
+    /** {@code devservices-v<protocol>-<fingerprint>.sock}. */
+    static String socketName() {
+        StringBuilder code = new StringBuilder();
+        for (String entry : WorkerMain.classpath()) {
+            Path path = Path.of(entry);
+            code.append(entry).append(':');
+            try {
+                code.append(Files.size(path)).append('@').append(Files.getLastModifiedTime(path).toMillis());
+            } catch (IOException e) {
+                code.append("missing"); // the daemon could not start from it either; its start says why
+            }
+            code.append(';');
+        }
+        return "devservices-v" + FrameCodec.VERSION + "-" + String.format("%08x", code.toString().hashCode()) + ".sock";
     }
 
     /**
@@ -83,6 +104,11 @@ public record SharedWorkerDaemon(Path socket, long pid) {
             command.addAll(List.of("--socket", socket.toString(), "--name", "devservices", "--dynamic-models",
                     "--exit-when-idle", linger.toMillis() + "ms", "--shm-dir",
                     socket.toAbsolutePath().getParent().getParent().toString()));
+            // In a session of its own: it serves every application of the user, so a Ctrl+C or Ctrl+Z in the terminal
+            // of the one that started it (which signals that terminal's whole process group) must not stop it.
+            if (Files.isExecutable(SETSID)) {
+                command.addFirst(SETSID.toString());
+            }
             daemon = new ProcessBuilder(command).start();
             // Its output goes to the log of the process that started it while that runs: a pipe nobody reads would
             // block the daemon once full, and what it says when it cannot start is the reason to report.

@@ -189,11 +189,11 @@ public final class WorkerMain {
             }
             stopped.countDown();
         }));
+        if (exitWhenIdle != null) {
+            exitWhenIdle(server, exitWhenIdle); // before anyone is told it listens: every client is remembered
+        }
         System.out.println("worker " + name + " listening on " + socket);
         System.out.flush();
-        if (exitWhenIdle != null) {
-            exitWhenIdle(server, exitWhenIdle);
-        }
         stopped.await();
     }
 
@@ -231,6 +231,7 @@ public final class WorkerMain {
      * used, must find the daemon still there.
      */
     private static void exitWhenIdle(WorkerServer server, Duration idle) {
+        server.remembersClients = true;
         Thread.ofPlatform().daemon().name("worker-idle-exit").start(() -> {
             long idleSince = System.nanoTime();
             for (;;) {
@@ -239,7 +240,8 @@ public final class WorkerMain {
                 } catch (InterruptedException e) {
                     return;
                 }
-                if (server.connections() > 0 || server.aClientProcessLives()) {
+                // processes first: it forgets those that ended on every tick, connected clients or not
+                if (server.aClientProcessLives() || server.connections() > 0) {
                     idleSince = System.nanoTime();
                 } else if (System.nanoTime() - idleSince >= idle.toNanos()) {
                     System.exit(0);

@@ -62,6 +62,13 @@ public final class WorkerServer implements AutoCloseable {
      * a pid the kernel reuses later is not mistaken for it. Read by {@link #aClientProcessLives()}.
      */
     private final Map<Long, ProcessHandle> clientProcesses = new ConcurrentHashMap<>();
+    /** Processes remembered at most: a bound on what many short-lived clients can make this daemon keep. */
+    static final int MAX_REMEMBERED_PROCESSES = 4096;
+    /**
+     * Whether admitted clients' processes are remembered ({@link #aClientProcessLives()}): set for a daemon that exits
+     * when idle, which asks; others keep nothing.
+     */
+    volatile boolean remembersClients;
     private final ByteBudget inlineBudget;
     final String self = System.getProperty("user.name");
     /** Times a reading thread, about to run a request, handed its connection's reading to another. */
@@ -111,9 +118,16 @@ public final class WorkerServer implements AutoCloseable {
 
     private void rememberClientProcess(long pid) {
         ProcessHandle known = clientProcesses.get(pid);
-        if (known == null || !known.isAlive()) {
-            ProcessHandle.of(pid).ifPresent(process -> clientProcesses.put(pid, process));
+        if (known != null && known.isAlive()) {
+            return;
         }
+        if (clientProcesses.size() >= MAX_REMEMBERED_PROCESSES) {
+            clientProcesses.values().removeIf(process -> !process.isAlive());
+            if (clientProcesses.size() >= MAX_REMEMBERED_PROCESSES) {
+                return; // thousands of live users: this daemon stays anyway
+            }
+        }
+        ProcessHandle.of(pid).ifPresent(process -> clientProcesses.put(pid, process));
     }
 
     /**
@@ -230,7 +244,6 @@ public final class WorkerServer implements AutoCloseable {
                 UnixSocket channel = server.accept();
                 FrameChannel frames = new FrameChannel(channel, codec, settings.limits().channel(inlineBudget));
                 long pid = channel.peer().pid();
-                rememberClientProcess(pid);
                 String refusal = admitConnection(pid);
                 if (refusal != null) {
                     try {
@@ -240,6 +253,9 @@ public final class WorkerServer implements AutoCloseable {
                     }
                     frames.close();
                     continue;
+                }
+                if (remembersClients) {
+                    rememberClientProcess(pid); // admitted: a refused process keeps nothing alive
                 }
                 ClientConnection connection = new ClientConnection(this, frames, pid);
                 connections.add(connection);

@@ -86,4 +86,19 @@ class UnixServerSocketTest {
             assertFalse(Files.exists(socket));
         }
     }
+
+    @Test
+    void somethingThatIsNotASocketIsNeitherReplacedNorRemoved() throws Exception {
+        try (ShmTestRoots.Root shm = ShmTestRoots.create()) {
+            Path notASocket = Files.writeString(shm.root.resolve("config.sock"), "a file a typo pointed at");
+            java.io.IOException refused = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                    () -> UnixServerSocket.bind(notASocket, 4));
+            assertEquals("Cannot listen on " + notASocket + ": something that is not a socket is there; remove it, or"
+                    + " choose another path", refused.getMessage());
+            assertEquals("a file a typo pointed at", Files.readString(notASocket));
+            try (Stream<Path> left = Files.list(shm.root)) {
+                assertEquals(List.of(notASocket), left.toList(), "and no temporary name is left");
+            }
+        }
+    }
 }

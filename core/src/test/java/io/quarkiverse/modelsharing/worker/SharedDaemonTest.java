@@ -59,6 +59,12 @@ class SharedDaemonTest {
                 try (WorkerClient client = WorkerClient.connect(socket, pool, "app");
                         Tensor x = Tensor.of(new float[] { 1, 2, 3, 4 }, 1, 4)) {
                     client.load("affine=" + model, Duration.ofSeconds(30));
+                    // locations it cannot read are answered, and the connection goes on
+                    WorkerException notAFile = assertThrows(WorkerException.class,
+                            () -> client.load("bad=jar:jrt:/java.base!/a", Duration.ofSeconds(30)));
+                    assertEquals(Frame.ErrorCode.LOAD_FAILED, notAFile.code());
+                    assertEquals("A jar entry is named jar:file:/path/to/file.jar!/path/in/jar, not jar:jrt:/java.base!/a:"
+                            + " the jar must be a file: URI", notAFile.getMessage());
                     try (InferenceResult result = client.infer("affine", Map.of("x", x), Duration.ofSeconds(30))) {
                         assertArrayEquals(TinyModels.expectedAffine(new float[] { 1, 2, 3, 4 }, TinyModels.BIAS),
                                 result.get("y").toFloatArray());

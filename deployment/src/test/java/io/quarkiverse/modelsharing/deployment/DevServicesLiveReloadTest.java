@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -31,7 +32,8 @@ import io.quarkus.test.QuarkusDevModeTest;
 class DevServicesLiveReloadTest {
 
     static final long LINGER_MILLIS = 1000;
-    static final Path SOCKET = SharedWorkerDaemon.socketUnder(Path.of("/dev/shm"));
+    /** Where the user's Dev Services daemons listen; the name of each carries its version and class path. */
+    static final Path DIRECTORY = SharedWorkerDaemon.socketUnder(Path.of("/dev/shm")).getParent();
     static final Path MODEL = TestModelFiles.write("devservices-reload-affine.onnx", TinyModels.affine());
 
     @RegisterExtension
@@ -49,9 +51,7 @@ class DevServicesLiveReloadTest {
 
     @Test
     void theDaemonStaysForALateFirstCallAndSurvivesALiveReload() throws Exception {
-        ProcessHandle daemon = ProcessHandle.allProcesses().filter(child -> child.info().arguments()
-                .map(arguments -> String.join(" ", arguments).contains(SOCKET.toString())).orElse(false)).findFirst()
-                .orElseThrow(() -> new AssertionError("Dev Services started no daemon on " + SOCKET));
+        ProcessHandle daemon = daemon();
         // no call yet, nobody connected since the build: it stays while this application runs
         assertThrows(TimeoutException.class, () -> daemon.onExit().get(3 * LINGER_MILLIS, TimeUnit.MILLISECONDS),
                 "the daemon stays past its linger while the application that registered with it runs");
@@ -66,8 +66,18 @@ class DevServicesLiveReloadTest {
         assertEquals(before, daemonPid(), "the same daemon: not started twice, not stopped by the reload");
     }
 
+    /** The Dev Services daemon that serves this test's application (the build started it, or found it). */
+    private static ProcessHandle daemon() {
+        return ProcessHandle.allProcesses().filter(process -> process.info().arguments()
+                .map(arguments -> String.join(" ", arguments).contains("--socket " + DIRECTORY + "/devservices-v"))
+                .orElse(false)).findFirst()
+                .orElseThrow(() -> new AssertionError("Dev Services started no daemon in " + DIRECTORY));
+    }
+
     private static String daemonPid() throws Exception {
-        try (WorkerClient client = WorkerClient.connect(SOCKET, TensorAllocator.offHeap(), "test")) {
+        List<String> arguments = List.of(daemon().info().arguments().orElseThrow());
+        Path socket = Path.of(arguments.get(arguments.indexOf("--socket") + 1));
+        try (WorkerClient client = WorkerClient.connect(socket, TensorAllocator.offHeap(), "test")) {
             String pid = client.status(Duration.ofSeconds(5)).get("pid");
             assertTrue(pid != null && !pid.isEmpty());
             return pid;

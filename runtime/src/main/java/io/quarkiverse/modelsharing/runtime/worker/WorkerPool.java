@@ -1,6 +1,7 @@
 package io.quarkiverse.modelsharing.runtime.worker;
 
 import java.io.IOException;
+import java.net.JarURLConnection;
 import java.net.URISyntaxException;
 import java.net.URL;
 import java.nio.file.Files;
@@ -94,8 +95,8 @@ public final class WorkerPool implements AutoCloseable {
         Map<String, String> locations = new LinkedHashMap<>();
         register.forEach((name, location) -> locations.put(name, resolve(location)));
         WorkerPool pool = new WorkerPool("external worker at " + socket);
-        locations.forEach((name, location) -> pool.remoteNames.put(name,
-                name + "@" + Integer.toHexString(location.hashCode())));
+        locations.forEach((name, location) -> pool.remoteNames.put(name, name + "@" + ModelSource.parse(location,
+                WorkerPool.class.getClassLoader()).fingerprint()));
         pool.connections.add(new WorkerConnection(connectTo, allocator, clientName(), timeout, client -> {
             locations.forEach((name, location) -> client.load(pool.remoteNames.get(name) + "=" + location, timeout));
             pool.loadEager(client);
@@ -348,6 +349,9 @@ public final class WorkerPool implements AutoCloseable {
      * @throws ModelSharingException if the resource is not on this application's class path, naming the loader searched
      */
     static String resolve(String location) {
+        if (location.startsWith(ModelSource.JAR_PREFIX)) {
+            return location; // a jar's entry, named as the workers read it
+        }
         if (!location.startsWith(ModelSource.CLASSPATH_PREFIX)) {
             return Path.of(location).toAbsolutePath().toString();
         }
@@ -364,10 +368,9 @@ public final class WorkerPool implements AutoCloseable {
                 return Path.of(url.toURI()).toString();
             }
             if ("jar".equals(url.getProtocol())) {
-                String spec = url.toString();
-                int separator = spec.indexOf("!/");
-                Path jar = Path.of(new URL(spec.substring(ModelSource.JAR_PREFIX.length(), separator)).toURI());
-                return ModelSource.jarLocation(jar, spec.substring(separator + 2));
+                // the connection parses the URL, decoding the entry's name (a space is %20 in it), and opens nothing
+                JarURLConnection entry = (JarURLConnection) url.openConnection();
+                return ModelSource.jarLocation(Path.of(entry.getJarFileURL().toURI()), entry.getEntryName());
             }
         } catch (URISyntaxException | IOException | RuntimeException e) {
             throw new ModelSharingException("Cannot locate model resource " + resource + " for the workers: " + e.getMessage(),

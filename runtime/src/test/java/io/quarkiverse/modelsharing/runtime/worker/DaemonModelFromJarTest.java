@@ -2,6 +2,7 @@ package io.quarkiverse.modelsharing.runtime.worker;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.io.OutputStream;
@@ -40,7 +41,7 @@ class DaemonModelFromJarTest {
     void aModelInADependencyJarIsServedByTheSharedDaemon() throws Exception {
         Path jar = Path.of("target", "daemon-model-from-jar.jar").toAbsolutePath();
         try (OutputStream file = Files.newOutputStream(jar); JarOutputStream out = new JarOutputStream(file)) {
-            out.putNextEntry(new JarEntry("models/affine.onnx"));
+            out.putNextEntry(new JarEntry("models/affine model.onnx")); // a space: %20 in its URL
             out.write(TinyModels.affine());
             out.closeEntry();
         }
@@ -51,14 +52,17 @@ class DaemonModelFromJarTest {
             Thread.currentThread().setContextClassLoader(dependency);
             Path socket = SharedWorkerDaemon.socketUnder(root);
             try (WorkerPool pool = WorkerPool.sharedDaemon(socket, Duration.ofSeconds(10), TensorAllocator.offHeap(),
-                    TIMEOUT, Map.of("affine", "classpath:models/affine.onnx"), Duration.ofSeconds(5), TIMEOUT)) {
+                    TIMEOUT, Map.of("affine", "classpath:models/affine model.onnx"), Duration.ofSeconds(5), TIMEOUT)) {
                 float[] row = { 1, 2, 3, 4 };
                 try (Tensor x = Tensor.of(row, 1, 4);
                         InferenceResult result = pool.connection().client().infer(pool.remoteName("affine"),
                                 Map.of("x", x), TIMEOUT)) {
                     assertArrayEquals(TinyModels.expectedAffine(row, TinyModels.BIAS), result.get("y").toFloatArray());
                 }
-                assertEquals(1, daemonsUnder(root).size(), "the pool started one daemon, whose class path has not the jar");
+                List<ProcessHandle> daemons = daemonsUnder(root);
+                assertEquals(1, daemons.size(), "the pool started one daemon, whose class path has not the jar");
+                assertNotEquals(session(ProcessHandle.current().pid()), session(daemons.get(0).pid()),
+                        "in a session of its own: a Ctrl+C in this process's terminal does not reach it");
                 ModelSharingException missing = assertThrows(ModelSharingException.class,
                         () -> WorkerPool.sharedDaemon(socket, Duration.ofSeconds(10), TensorAllocator.offHeap(), TIMEOUT,
                                 Map.of("gone", "classpath:models/gone.onnx"), Duration.ofSeconds(5), TIMEOUT));
@@ -75,6 +79,12 @@ class DaemonModelFromJarTest {
                 tree.sorted(Comparator.reverseOrder()).forEach(path -> path.toFile().delete());
             }
         }
+    }
+
+    /** The session id of process {@code pid}: the sixth field of /proc/pid/stat, after its parenthesised name. */
+    private static String session(long pid) throws java.io.IOException {
+        String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+        return stat.substring(stat.lastIndexOf(')') + 2).split(" ")[3];
     }
 
     /** The daemons under {@code root} that this test's pool started, children of this JVM. */
