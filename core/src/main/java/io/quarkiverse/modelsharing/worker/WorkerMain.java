@@ -266,6 +266,9 @@ public final class WorkerMain {
      * Linux could signal it (PR_SET_PDEATHSIG) but Java cannot ask for that, and {@code onExit()} of a process that is
      * not a child polls ever more slowly, up to every 5 s; a check every 100 ms reads one /proc file.
      */
+    /** How long a worker whose parent ended gives its shutdown hook before it halts. */
+    static final long EXIT_GRACE_MILLIS = 1000;
+
     private static void watchParent(ProcessHandle parent, String name) {
         Thread.ofPlatform().daemon().name("worker-parent-watch").start(() -> {
             while (parent.isAlive()) {
@@ -276,6 +279,16 @@ public final class WorkerMain {
                 }
             }
             System.err.println("worker " + name + ": its parent process " + parent.pid() + " ended; exiting");
+            // Nobody waits for an orderly close any more: the shutdown hook gets a second, then the process ends
+            // whatever it is doing (its memfd pools go with it; a socket file left behind is replaced by the next).
+            Thread.ofPlatform().daemon().name("worker-exit-deadline").start(() -> {
+                try {
+                    Thread.sleep(EXIT_GRACE_MILLIS);
+                } catch (InterruptedException e) {
+                    // halting now
+                }
+                Runtime.getRuntime().halt(0);
+            });
             System.exit(0);
         });
     }
