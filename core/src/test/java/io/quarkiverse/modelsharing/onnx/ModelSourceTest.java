@@ -62,4 +62,29 @@ class ModelSourceTest {
         assertEquals(aa.toString().hashCode(), bb.toString().hashCode());
         assertNotEquals(ModelSource.file(aa).fingerprint(), ModelSource.file(bb).fingerprint());
     }
+
+    @Test
+    void anEntryThatInflatesPastItsDeclaredSizeIsRefused() throws Exception {
+        Path jar = directory.resolve("lying.jar");
+        try (OutputStream file = Files.newOutputStream(jar); JarOutputStream out = new JarOutputStream(file)) {
+            out.putNextEntry(new JarEntry("m.onnx"));
+            out.write(new byte[64 << 10]); // 64 KiB of zeros, a few hundred bytes deflated
+        }
+        // The central directory says 1 KiB: the entry inflates to 64 times what the registry's admission counted.
+        byte[] bytes = Files.readAllBytes(jar);
+        int header = -1;
+        for (int i = bytes.length - 4; i >= 0 && header < 0; i--) {
+            if (bytes[i] == 0x50 && bytes[i + 1] == 0x4b && bytes[i + 2] == 0x01 && bytes[i + 3] == 0x02) {
+                header = i;
+            }
+        }
+        java.nio.ByteBuffer.wrap(bytes, header + 24, 4).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(1024);
+        Files.write(jar, bytes);
+
+        ModelSource source = ModelSource.parse(ModelSource.jarLocation(jar, "m.onnx"), null);
+        assertEquals(1024, source.byteSize());
+        java.io.IOException refused = assertThrows(java.io.IOException.class, source::readAllBytes);
+        assertEquals("entry m.onnx of jar " + jar.toAbsolutePath() + " does not have the 1024 bytes its jar declares",
+                refused.getMessage());
+    }
 }

@@ -63,6 +63,8 @@ class DaemonModelFromJarTest {
                 assertEquals(1, daemons.size(), "the pool started one daemon, whose class path has not the jar");
                 assertNotEquals(session(ProcessHandle.current().pid()), session(daemons.get(0).pid()),
                         "in a session of its own: a Ctrl+C in this process's terminal does not reach it");
+                String entry = "jar:file:/opt/models.jar!/m.onnx";
+                assertEquals(entry, WorkerPool.resolve(entry), "a jar entry configured as such goes to workers as it is");
                 ModelSharingException missing = assertThrows(ModelSharingException.class,
                         () -> WorkerPool.sharedDaemon(socket, Duration.ofSeconds(10), TensorAllocator.offHeap(), TIMEOUT,
                                 Map.of("gone", "classpath:models/gone.onnx"), Duration.ofSeconds(5), TIMEOUT));
