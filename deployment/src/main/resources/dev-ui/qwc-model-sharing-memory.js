@@ -1,5 +1,5 @@
 import { html, css } from 'qwc-hot-reload-element';
-import { QwcModelSharingPage, pageStyles } from './qwc-model-sharing-page.js';
+import { QwcModelSharingPage, pageStyles, bytes } from './qwc-model-sharing-page.js';
 import '@vaadin/progress-bar';
 
 /**
@@ -39,18 +39,6 @@ export class QwcModelSharingMemory extends QwcModelSharingPage {
                     <vaadin-progress-bar value="${memory.quotaBytes > 0 ? memory.mappedBytes / memory.quotaBytes : 0}"></vaadin-progress-bar></td></tr>
             </table>`;
     }
-}
-
-/** 1536 as "1.5 KiB". */
-function bytes(count) {
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-    let value = count;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit++;
-    }
-    return (unit === 0 ? value : value.toFixed(1)) + ' ' + units[unit];
 }
 
 customElements.define('qwc-model-sharing-memory', QwcModelSharingMemory);

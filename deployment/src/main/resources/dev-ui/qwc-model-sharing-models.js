@@ -1,6 +1,5 @@
 import { html, css } from 'qwc-hot-reload-element';
-import { QwcModelSharingPage, pageStyles } from './qwc-model-sharing-page.js';
-import { notifier } from 'notifier';
+import { QwcModelSharingPage, pageStyles, bytes } from './qwc-model-sharing-page.js';
 import '@vaadin/button';
 import '@vaadin/progress-bar';
 
@@ -19,8 +18,7 @@ export class QwcModelSharingModels extends QwcModelSharingPage {
     `];
 
     static properties = {
-        _models: { state: true },
-        _message: { state: true }
+        _models: { state: true }
     };
 
     hotReload() {
@@ -59,36 +57,11 @@ export class QwcModelSharingModels extends QwcModelSharingPage {
             <td class="number">${inProcess ? model.liveHandles : ''}</td>
             <td class="number">${inProcess && model.loads > 0 ? model.lastLoadMillis + ' ms' : ''}</td>
             <td class="actions">${inProcess ? html`
-                <vaadin-button theme="small" id="reload-${model.name}" @click=${() => this._act('reload', model.name)}>Reload</vaadin-button>
-                <vaadin-button theme="small" id="evict-${model.name}" @click=${() => this._act('evict', model.name)}>Evict</vaadin-button>` : ''}
+                <vaadin-button theme="small" id="reload-${model.name}" @click=${() => this._act('reload', { name: model.name })}>Reload</vaadin-button>
+                <vaadin-button theme="small" id="evict-${model.name}" @click=${() => this._act('evict', { name: model.name })}>Evict</vaadin-button>` : ''}
             </td>
         </tr>`;
     }
-
-    _act(action, name) {
-        this.jsonRpc[action]({ name: name }).then(response => {
-            const result = response.result;
-            this._message = result.message;
-            if (result.done) {
-                notifier.showSuccessMessage(result.message);
-            } else {
-                notifier.showWarningMessage(result.message);
-            }
-            this.hotReload();
-        });
-    }
-}
-
-/** 1536 as "1.5 KiB". */
-function bytes(count) {
-    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-    let value = count;
-    let unit = 0;
-    while (value >= 1024 && unit < units.length - 1) {
-        value /= 1024;
-        unit++;
-    }
-    return (unit === 0 ? value : value.toFixed(1)) + ' ' + units[unit];
 }
 
 customElements.define('qwc-model-sharing-models', QwcModelSharingModels);

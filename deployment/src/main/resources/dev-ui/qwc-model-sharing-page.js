@@ -1,5 +1,6 @@
 import { QwcHotReloadElement, css } from 'qwc-hot-reload-element';
 import { JsonRpc } from 'jsonrpc';
+import { notifier } from 'notifier';
 
 /** What the card's pages share: how their tables look, and the messages in place of an empty one. */
 export const pageStyles = css`
@@ -17,6 +18,11 @@ export const pageStyles = css`
  */
 export class QwcModelSharingPage extends QwcHotReloadElement {
 
+    /** What the last action said, which a page shows under its table. */
+    static properties = {
+        _message: { state: true }
+    };
+
     jsonRpc = new JsonRpc(this);
 
     connectedCallback() {
@@ -29,4 +35,30 @@ export class QwcModelSharingPage extends QwcHotReloadElement {
         clearInterval(this._timer);
         super.disconnectedCallback();
     }
+
+    /** Calls an action of the service; says what it did, or why it did nothing, and reads the page's data again. */
+    _act(method, params) {
+        this.jsonRpc[method](params).then(response => {
+            const result = response.result;
+            this._message = result.message;
+            if (result.done) {
+                notifier.showSuccessMessage(result.message);
+            } else {
+                notifier.showWarningMessage(result.message);
+            }
+            this.hotReload();
+        });
+    }
+}
+
+/** 1536 as "1.5 KiB". */
+export function bytes(count) {
+    const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+    let value = count;
+    let unit = 0;
+    while (value >= 1024 && unit < units.length - 1) {
+        value /= 1024;
+        unit++;
+    }
+    return (unit === 0 ? value : value.toFixed(1)) + ' ' + units[unit];
 }

@@ -1,6 +1,5 @@
 import { html, css } from 'qwc-hot-reload-element';
 import { QwcModelSharingPage, pageStyles } from './qwc-model-sharing-page.js';
-import { notifier } from 'notifier';
 import '@vaadin/button';
 import '@vaadin/progress-bar';
 
@@ -17,8 +16,7 @@ export class QwcModelSharingWorkers extends QwcModelSharingPage {
     `];
 
     static properties = {
-        _workers: { state: true },
-        _message: { state: true }
+        _workers: { state: true }
     };
 
     hotReload() {
@@ -57,21 +55,8 @@ export class QwcModelSharingWorkers extends QwcModelSharingPage {
             <td class="number">${worker.restarts}</td>
             <td class="${up ? 'up' : 'down'}">${worker.state}</td>
             <td>${managed ? html`<vaadin-button theme="small" id="restart-${worker.name}"
-                @click=${() => this._restart(worker.name)}>Restart</vaadin-button>` : ''}</td>
+                @click=${() => this._act('restartWorker', { name: worker.name })}>Restart</vaadin-button>` : ''}</td>
         </tr>`;
-    }
-
-    _restart(name) {
-        this.jsonRpc.restartWorker({ name: name }).then(response => {
-            const result = response.result;
-            this._message = result.message;
-            if (result.done) {
-                notifier.showSuccessMessage(result.message);
-            } else {
-                notifier.showWarningMessage(result.message);
-            }
-            this.hotReload();
-        });
     }
 }
 

@@ -114,8 +114,7 @@ public final class UnixSocket implements AutoCloseable {
      * Whether a process may listen on {@code path}, asked without blocking: a connection that would have to wait in a
      * full backlog ({@code EAGAIN}) means a listener all the same (busy, or stuck), and so does an error that tells
      * nothing (no descriptor left); only a refusal or no such file means none. A blocking connect would wait for a stuck
-     * listener, and one that fails on a full backlog would take a
-     * busy one for dead.
+     * listener, and one that fails on a full backlog would take a busy one for dead.
      */
     static boolean listens(Path path) {
         try (Arena call = Arena.ofConfined()) {

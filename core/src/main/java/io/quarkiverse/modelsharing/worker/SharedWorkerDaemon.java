@@ -1,15 +1,17 @@
 package io.quarkiverse.modelsharing.worker;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 import io.quarkiverse.modelsharing.ModelSharingException;
+import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.protocol.FrameCodec;
+import io.quarkiverse.modelsharing.protocol.UnixServerSocket;
 import io.quarkiverse.modelsharing.shm.PrivateDirectory;
 import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
@@ -42,20 +44,11 @@ public record SharedWorkerDaemon(Path socket, long pid) {
         return SharedMemorySettings.defaults().withRoot(shmRoot).prepareDirectory().resolve(socketName());
     }
 
-    /** {@code devservices-v<protocol>-<fingerprint>.sock}. */
+    /** {@code devservices-v<protocol>-<fingerprint>.sock}: each class path entry's fingerprint, hashed to 8 digits. */
     static String socketName() {
-        StringBuilder code = new StringBuilder();
-        for (String entry : WorkerMain.classpath()) {
-            Path path = Path.of(entry);
-            code.append(entry).append(':');
-            try {
-                code.append(Files.size(path)).append('@').append(Files.getLastModifiedTime(path).toMillis());
-            } catch (IOException e) {
-                code.append("missing"); // the daemon could not start from it either; its start says why
-            }
-            code.append(';');
-        }
-        return "devservices-v" + FrameCodec.VERSION + "-" + String.format("%08x", code.toString().hashCode()) + ".sock";
+        String code = WorkerMain.classpath().stream().map(entry -> ModelSource.file(Path.of(entry)).fingerprint())
+                .collect(Collectors.joining(";"));
+        return "devservices-v" + FrameCodec.VERSION + "-" + String.format("%08x", code.hashCode()) + ".sock";
     }
 
     /**
@@ -66,7 +59,7 @@ public record SharedWorkerDaemon(Path socket, long pid) {
      * @throws ModelSharingException if it cannot be started, with what it said
      */
     public static synchronized SharedWorkerDaemon findOrStart(Path socket, Duration linger) {
-        return WorkerServer.answers(socket) ? new SharedWorkerDaemon(socket, -1) : start(socket, linger);
+        return UnixServerSocket.answers(socket) ? new SharedWorkerDaemon(socket, -1) : start(socket, linger);
     }
 
     /** Whether this process started it. */
@@ -118,7 +111,7 @@ public record SharedWorkerDaemon(Path socket, long pid) {
             }
             daemon.waitFor(5, TimeUnit.SECONDS);
             String said = output.errors(Duration.ofSeconds(2));
-            if (WorkerServer.answers(socket)) {
+            if (UnixServerSocket.answers(socket)) {
                 return new SharedWorkerDaemon(socket, -1); // another process started one at the same moment: use that
             }
             daemon.destroyForcibly();

@@ -97,11 +97,6 @@ public final class WorkerServer implements AutoCloseable {
         Thread.ofPlatform().name("worker-accept").daemon().start(this::accept);
     }
 
-    /** Whether a process accepts connections on {@code socket}. */
-    public static boolean answers(Path socket) {
-        return UnixServerSocket.answers(socket);
-    }
-
     /** Connections now open. */
     public int connections() {
         return connections.size();

@@ -101,8 +101,7 @@ public final class WorkerPool implements AutoCloseable {
             locations.forEach((name, location) -> client.load(pool.remoteNames.get(name) + "=" + location, timeout));
             pool.loadEager(client);
         }));
-        pool.watched.add(new WorkerHeartbeat.Watched(pool.description,
-                new WorkerConnection(connectTo, TensorAllocator.offHeap(), clientName() + "-heartbeat", heartbeatTimeout),
+        pool.watched.add(new WorkerHeartbeat.Watched(pool.description, heartbeatConnection(connectTo, heartbeatTimeout),
                 () -> 0, (pid, reason) -> {
                 }));
         pool.heartbeat = new WorkerHeartbeat(pool.watched, heartbeatInterval, heartbeatTimeout, timeout);
@@ -147,7 +146,7 @@ public final class WorkerPool implements AutoCloseable {
                     pool.connections.add(new WorkerConnection(() -> socket, allocator, clientName(), startTimeout,
                             pool::loadEager));
                     pool.watched.add(new WorkerHeartbeat.Watched(worker.name(),
-                            heartbeatConnection(socket, heartbeatTimeout), worker::pid, worker::kill));
+                            heartbeatConnection(() -> socket, heartbeatTimeout), worker::pid, worker::kill));
                 }
             }
             pool.heartbeat = new WorkerHeartbeat(pool.watched, heartbeatInterval, heartbeatTimeout, timeout);
@@ -381,8 +380,8 @@ public final class WorkerPool implements AutoCloseable {
     }
 
     /** The heartbeat's own connection to a worker: no tensors travel on it. */
-    private static WorkerConnection heartbeatConnection(Path socket, Duration heartbeatTimeout) {
-        return new WorkerConnection(() -> socket, TensorAllocator.offHeap(), clientName() + "-heartbeat", heartbeatTimeout);
+    private static WorkerConnection heartbeatConnection(Supplier<Path> socket, Duration heartbeatTimeout) {
+        return new WorkerConnection(socket, TensorAllocator.offHeap(), clientName() + "-heartbeat", heartbeatTimeout);
     }
 
     private static String clientName() {
