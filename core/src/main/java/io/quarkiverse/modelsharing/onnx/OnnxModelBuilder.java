@@ -67,6 +67,21 @@ public final class OnnxModelBuilder {
         return this;
     }
 
+    /** A constant I64 tensor, stored inside the model: axes or shapes that operators take as inputs. */
+    public OnnxModelBuilder initializer(String name, long[] values, long... shape) {
+        MemorySegment raw = MemorySegment.ofArray(new byte[values.length * Long.BYTES]);
+        for (int i = 0; i < values.length; i++) {
+            raw.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i, values[i]);
+        }
+        ProtoWriter tensor = new ProtoWriter();
+        for (long dim : shape) {
+            tensor.varint(1, dim);
+        }
+        tensor.varint(2, DType.I64.onnxCode()).string(8, name).bytes(9, raw.toArray(ValueLayout.JAVA_BYTE));
+        initializers.add(tensor);
+        return this;
+    }
+
     public OnnxModelBuilder node(String opType, List<String> nodeInputs, List<String> nodeOutputs) {
         return node(opType, nodeInputs, nodeOutputs, Map.of());
     }

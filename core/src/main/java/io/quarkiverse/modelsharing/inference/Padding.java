@@ -1,0 +1,185 @@
+package io.quarkiverse.modelsharing.inference;
+
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+import io.quarkiverse.modelsharing.tensor.Tensor;
+import io.quarkiverse.modelsharing.tensor.TensorException;
+
+/**
+ * How requests of different lengths are padded to run as one batch: which inputs grow along {@code dimension} (the
+ * sequence, 1 for {@code [batch, sequence]} token ids) and with which value, and which outputs follow the sequence
+ * along the same dimension, so that each request gets its own length back. Inputs not named are stacked as they are
+ * and must agree in every dimension but the first; outputs not named are split by rows only.
+ * <p>
+ * A text encoder's usual padding is {@code input_ids} with the tokenizer's pad id, {@code attention_mask} and
+ * {@code token_type_ids} with 0, and {@code last_hidden_state} following: the attention mask keeps the padded
+ * positions out of every real token's result. Padding a model whose inputs are not masked changes its answers.
+ * <p>
+ * {@code bucketWidth}, if positive, batches only requests whose lengths fall in the same bucket of that many
+ * positions, which bounds the padding a short request pays for a long one.
+ *
+ * @param padValues the value each padded input is filled with, by input name, in order
+ * @param dimension the padded dimension, at least 1
+ * @param sequenceOutputs the outputs whose {@code dimension} is the batch's padded length
+ * @param bucketWidth positions per length bucket; 0 for none
+ */
+public record Padding(Map<String, Double> padValues, int dimension, Set<String> sequenceOutputs, int bucketWidth) {
+
+    public Padding {
+        if (padValues.isEmpty()) {
+            throw new IllegalArgumentException("padding names no input to pad");
+        }
+        if (dimension < 1) {
+            throw new IllegalArgumentException("the padded dimension is " + dimension
+                    + "; it must be at least 1, as dimension 0 is the batch");
+        }
+        if (bucketWidth < 0) {
+            throw new IllegalArgumentException("the bucket width is " + bucketWidth + "; it must be 0 (none) or more");
+        }
+        padValues = Collections.unmodifiableMap(new LinkedHashMap<>(padValues));
+        sequenceOutputs = Collections.unmodifiableSet(new LinkedHashSet<>(sequenceOutputs));
+    }
+
+    /** A text encoder's padding: token ids with {@code padId}, the mask and the token types with 0. */
+    public static Padding text(long padId, Set<String> inputs, Set<String> sequenceOutputs, int bucketWidth) {
+        Map<String, Double> values = new LinkedHashMap<>();
+        for (String input : inputs) {
+            values.put(input, input.equals("input_ids") ? (double) padId : 0.0);
+        }
+        return new Padding(values, 1, sequenceOutputs, bucketWidth);
+    }
+
+    /**
+     * The length this request's padded inputs share along {@link #dimension()}; -1 if they do not share one, share 0,
+     * or an input to pad is missing or of too small a rank, so that the request runs alone.
+     */
+    public long length(Map<String, Tensor> inputs) {
+        long length = -1;
+        for (String name : padValues.keySet()) {
+            Tensor input = inputs.get(name);
+            if (input == null || input.rank() <= dimension) {
+                return -1;
+            }
+            long own = input.dim(dimension);
+            if (own == 0 || (length >= 0 && own != length)) {
+                return -1;
+            }
+            length = own;
+        }
+        return length;
+    }
+
+    /** The bucket a request of {@code length} falls in: all lengths share one without bucketing. */
+    public long bucket(long length) {
+        return bucketWidth == 0 ? 0 : (length + bucketWidth - 1) / bucketWidth;
+    }
+
+    /**
+     * Whether {@code b}'s inputs can join a batch with {@code a}'s: the same names and dtypes and ranks, the same
+     * dimensions past the first except the padded dimension of padded inputs, a padded length each (not 0), in one
+     * bucket.
+     */
+    public boolean stacks(Map<String, Tensor> a, Map<String, Tensor> b) {
+        long lengthA = length(a);
+        long lengthB = length(b);
+        if (lengthA < 0 || lengthB < 0 || bucket(lengthA) != bucket(lengthB)) {
+            return false;
+        }
+        return Batches.sameLayout(a, b, this);
+    }
+
+    /** Whether {@code input} is padded. */
+    public boolean pads(String input) {
+        return padValues.containsKey(input);
+    }
+
+    /**
+     * The canonical text of this padding, which {@link #parse} reads back:
+     * {@code input_ids=0,attention_mask=0;dimension=1;outputs=last_hidden_state;bucket=16}.
+     */
+    @Override
+    public String toString() {
+        return padValues.entrySet().stream().map(e -> e.getKey() + "=" + format(e.getValue()))
+                .collect(Collectors.joining(",")) + ";dimension=" + dimension + ";outputs="
+                + String.join(",", sequenceOutputs) + ";bucket=" + bucketWidth;
+    }
+
+    /**
+     * Reads the text {@link #toString()} writes.
+     *
+     * @throws IllegalArgumentException naming what is wrong, for any other text
+     */
+    public static Padding parse(String text) {
+        String[] parts = text.split(";", -1);
+        if (parts.length != 4 || !parts[1].startsWith("dimension=") || !parts[2].startsWith("outputs=")
+                || !parts[3].startsWith("bucket=")) {
+            throw new IllegalArgumentException("padding '" + text + "' is not <input>=<value>,...;dimension=<n>;"
+                    + "outputs=<output>,...;bucket=<n>");
+        }
+        Map<String, Double> values = new LinkedHashMap<>();
+        for (String pair : parts[0].split(",")) {
+            int equals = pair.indexOf('=');
+            if (equals <= 0) {
+                throw new IllegalArgumentException("padding '" + text + "': '" + pair + "' is not <input>=<value>");
+            }
+            try {
+                values.put(pair.substring(0, equals), Double.parseDouble(pair.substring(equals + 1)));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("padding '" + text + "': the pad value of '" + pair.substring(0, equals)
+                        + "' is not a number");
+            }
+        }
+        String outputs = parts[2].substring("outputs=".length());
+        Set<String> sequence = outputs.isEmpty() ? Set.of() : new LinkedHashSet<>(List.of(outputs.split(",")));
+        try {
+            return new Padding(values, Integer.parseInt(parts[1].substring("dimension=".length())), sequence,
+                    Integer.parseInt(parts[3].substring("bucket=".length())));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("padding '" + text + "': the dimension and the bucket are whole numbers");
+        }
+    }
+
+    /** Checks that the model has every input to pad and every output that follows the sequence. */
+    public void checkAgainst(String model, List<io.quarkiverse.modelsharing.tensor.TensorSpec> inputs,
+            List<io.quarkiverse.modelsharing.tensor.TensorSpec> outputs) {
+        Set<String> inputNames = inputs.stream().map(spec -> spec.name()).collect(Collectors.toSet());
+        Set<String> outputNames = outputs.stream().map(spec -> spec.name()).collect(Collectors.toSet());
+        for (String input : padValues.keySet()) {
+            if (!inputNames.contains(input)) {
+                throw new TensorException("Model '" + model + "' pads input '" + input + "', which it does not have;"
+                        + " its inputs are " + inputNames);
+            }
+        }
+        for (String output : sequenceOutputs) {
+            if (!outputNames.contains(output)) {
+                throw new TensorException("Model '" + model + "' has output '" + output + "' follow the padded"
+                        + " sequence, but it has no such output; its outputs are " + outputNames);
+            }
+        }
+    }
+
+    private static String format(double value) {
+        return value == Math.rint(value) && Math.abs(value) < 1e15 ? Long.toString((long) value) : Double.toString(value);
+    }
+
+    @Override
+    public boolean equals(Object other) {
+        return other instanceof Padding padding && padding.toString().equals(toString());
+    }
+
+    @Override
+    public int hashCode() {
+        return toString().hashCode();
+    }
+
+    static String shapeOf(Tensor tensor) {
+        return Arrays.toString(tensor.shape());
+    }
+}
