@@ -1,21 +1,8 @@
 package io.quarkiverse.modelsharing.benchmarks;
 
-import java.io.UncheckedIOException;
-
 import java.io.IOException;
-
 import java.io.InputStream;
-
-import io.quarkiverse.modelsharing.text.Pooling;
-
-import io.quarkiverse.modelsharing.text.TextSettings;
-
-import io.quarkiverse.modelsharing.text.TextTokenizer;
-
-import io.quarkiverse.modelsharing.text.TextModel;
-
-import io.quarkiverse.modelsharing.inference.InferenceModel;
-
+import java.io.UncheckedIOException;
 import java.util.concurrent.TimeUnit;
 
 import org.openjdk.jmh.annotations.Benchmark;
@@ -29,11 +16,16 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
 import dev.langchain4j.model.embedding.onnx.allminilml6v2q.AllMiniLmL6V2QuantizedEmbeddingModel;
+import io.quarkiverse.modelsharing.inference.InferenceModel;
 import io.quarkiverse.modelsharing.inference.RegistryInferenceModel;
 import io.quarkiverse.modelsharing.it.Embedder;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
+import io.quarkiverse.modelsharing.text.Pooling;
+import io.quarkiverse.modelsharing.text.TextModel;
+import io.quarkiverse.modelsharing.text.TextSettings;
+import io.quarkiverse.modelsharing.text.TextTokenizer;
 
 /**
  * Sentence embeddings with all-MiniLM-L6-v2: the demo's embedder through a registry handle (as

@@ -32,6 +32,7 @@ class HealthAndMetricsTest {
             .setAfterAllCustomizer(() -> DOOMED.toFile().delete())
             .withApplicationRoot(jar -> jar.addAsResource(new ByteArrayAsset(TinyModels.affine()), "models/affine.onnx"))
             .overrideConfigKey("quarkus.model-sharing.models.affine.path", "classpath:models/affine.onnx")
+            .overrideConfigKey("quarkus.model-sharing.models.affine.batching.enabled", "true")
             .overrideConfigKey("quarkus.model-sharing.models.doomed.path", DOOMED.toString());
 
     @Inject
@@ -78,6 +79,19 @@ class HealthAndMetricsTest {
                 .body(containsString("model_sharing_loads_total{model=\"affine\"} 1.0"))
                 .body(containsString("model_sharing_hits_total{model=\"affine\"}"))
                 .body(containsString("model_sharing_memory_bytes{model=\"affine\"}"));
+        String metrics = given().get("/q/metrics").then().statusCode(200).extract().asString();
+        double runs = meter(metrics, "model_sharing_batch_runs_total{model=\"affine\"}");
+        double requests = meter(metrics, "model_sharing_batch_requests_total{model=\"affine\"}");
+        org.junit.jupiter.api.Assertions.assertTrue(requests >= 2 && runs >= 1 && runs <= requests,
+                "the in-process batcher counted the calls: " + runs + " runs, " + requests + " requests");
+        org.junit.jupiter.api.Assertions.assertEquals(0.0,
+                meter(metrics, "model_sharing_batch_padding_waste{model=\"affine\"}"), "nothing is padded");
+    }
+
+    static double meter(String metrics, String name) {
+        return metrics.lines().filter(line -> line.startsWith(name + " ")).mapToDouble(
+                line -> Double.parseDouble(line.substring(name.length() + 1))).findFirst()
+                .orElseThrow(() -> new AssertionError(name + " is not in the metrics"));
     }
 
     static void write(Path file) {

@@ -275,6 +275,12 @@ public class ModelSharingRecorder {
         }
     }
 
+    /** The in-process batcher of model {@code name}, if it batches in process and a bean has used it. */
+    public static java.util.Optional<BatchingInferenceModel> batching(String name) {
+        return PLACED.get(name) instanceof BatchingInferenceModel batching ? java.util.Optional.of(batching)
+                : java.util.Optional.empty();
+    }
+
     private static void closeShared() {
         PLACED.values().forEach(model -> {
             if (model instanceof BatchingInferenceModel batching) {

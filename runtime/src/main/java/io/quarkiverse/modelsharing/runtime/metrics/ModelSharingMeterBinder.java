@@ -12,8 +12,10 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.TimeGauge;
 import io.micrometer.core.instrument.binder.MeterBinder;
+import io.quarkiverse.modelsharing.inference.BatchingInferenceModel;
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
 import io.quarkiverse.modelsharing.registry.ModelStats;
+import io.quarkiverse.modelsharing.runtime.ModelSharingRecorder;
 import io.quarkiverse.modelsharing.runtime.worker.WorkerPool;
 
 /**
@@ -46,7 +48,23 @@ public class ModelSharingMeterBinder implements MeterBinder {
             TimeGauge.builder("model.sharing.load.time", registry, TimeUnit.MILLISECONDS,
                     r -> r.stats(name).lastLoadTime().toNanos() / 1e6)
                     .description("How long the last load took").tag("model", name).register(meters);
+            batching(meters, name);
         }
+    }
+
+    /** In-process batching: 0 for a model that does not batch in process, or before its first call. */
+    private static void batching(MeterRegistry meters, String name) {
+        FunctionCounter.builder("model.sharing.batch.runs", name,
+                n -> ModelSharingRecorder.batching(n).map(b -> (double) b.runsAndRequests()[0]).orElse(0.0))
+                .description("Runs of the model's in-process batcher; requests per run is the mean batch size")
+                .tag("model", name).register(meters);
+        FunctionCounter.builder("model.sharing.batch.requests", name,
+                n -> ModelSharingRecorder.batching(n).map(b -> (double) b.runsAndRequests()[1]).orElse(0.0))
+                .description("Calls that the in-process batcher's runs answered").tag("model", name).register(meters);
+        Gauge.builder("model.sharing.batch.padding.waste", name,
+                n -> ModelSharingRecorder.batching(n).map(BatchingInferenceModel::paddingWaste).orElse(0.0))
+                .description("Share of the padded inputs' positions in batches that were padding, 0 to 1")
+                .tag("model", name).register(meters);
     }
 
     private void bindWorkers(MeterRegistry meters) {
