@@ -29,7 +29,9 @@ import io.quarkiverse.modelsharing.tensor.TensorSpec;
  * its own thread. Calls that come while every slot is busy queue, and when a slot frees the queue's first request
  * runs with every queued request that stacks with it (same layout and, with bucketing, the same length bucket), up
  * to {@code maxBatch} rows; {@code maxDelay}, if positive, then waits that long for more. A batch that fails, or
- * whose outputs cannot be split, runs again request by request, so a request that breaks a batch fails alone.
+ * whose outputs cannot be split, runs again request by request, so a request that breaks a batch fails alone. A
+ * model whose rows depend on each other ({@link InferenceModel#batchDependent()}, dynamic quantization) is never
+ * batched: each call runs alone, one run slot at a time.
  */
 public final class BatchingInferenceModel implements InferenceModel, AutoCloseable {
 
@@ -54,6 +56,8 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
     private final ExecutorService runner;
     private final Thread dispatcher;
     private volatile boolean closed;
+    /** Known at the first run: a model whose rows depend on each other (dynamic quantization) runs each alone. */
+    private volatile Boolean batchDependent;
 
     /** Runs made, a batch counted once. */
     private final LongAdder runs = new LongAdder();
@@ -110,7 +114,8 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
             throw new ModelSharingException("Model '" + name() + "' is closed: the application is stopping");
         }
         long rows = Batches.rows(inputs);
-        if (rows == 0 || rows >= settings.maxBatch() || (settings.padding() != null && settings.padding().length(inputs) < 0)) {
+        if (rows == 0 || batchDependent() || rows >= settings.maxBatch()
+                || (settings.padding() != null && settings.padding().length(inputs) < 0)) {
             return runAlone(inputs);
         }
         Pending pending = new Pending(inputs, rows);
@@ -135,6 +140,16 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
             }
         }
         return await(pending);
+    }
+
+    @Override
+    public boolean batchDependent() {
+        Boolean known = batchDependent;
+        if (known == null) {
+            known = delegate.batchDependent(); // not at construction: that would load a lazy model
+            batchDependent = known;
+        }
+        return known;
     }
 
     private InferenceResult runAlone(Map<String, Tensor> inputs) {
@@ -288,6 +303,16 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
             batch.get(i).result.complete(new InferenceResult(name(), parts.get(i)));
         }
         return true;
+    }
+
+    /** Requests waiting for a run slot. */
+    public int queued() {
+        lock.lock();
+        try {
+            return queue.size();
+        } finally {
+            lock.unlock();
+        }
     }
 
     /** Runs made (a batch counts once) and requests they answered: their ratio is the mean batch. */

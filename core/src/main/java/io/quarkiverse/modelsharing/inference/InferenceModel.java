@@ -32,6 +32,15 @@ public interface InferenceModel {
     List<TensorSpec> outputs();
 
     /**
+     * Whether one row's answer depends on the other rows of its batch, as with dynamically quantized models, whose
+     * scales are computed over the whole input. Such a model is never batched across requests: that would make one
+     * caller's answer depend on another's request.
+     */
+    default boolean batchDependent() {
+        return false;
+    }
+
+    /**
      * Runs the model once.
      *
      * @throws io.quarkiverse.modelsharing.tensor.TensorException if an input is missing, unknown, or of the wrong

@@ -43,6 +43,13 @@ public final class RegistryInferenceModel implements InferenceModel {
     }
 
     @Override
+    public boolean batchDependent() {
+        try (ModelHandle<InferenceModel> handle = registry.acquire(name, InferenceModel.class)) {
+            return handle.get().batchDependent();
+        }
+    }
+
+    @Override
     public InferenceResult run(Map<String, Tensor> inputs) {
         try (ModelHandle<InferenceModel> handle = registry.acquire(name, InferenceModel.class)) {
             return handle.get().run(inputs);

@@ -58,7 +58,8 @@ public final class OnnxModel implements InferenceModel, AutoCloseable {
      */
     private volatile boolean pinOutputs = true;
 
-    OnnxModel(String name, OrtEnvironment environment, OrtSession session) throws OrtException {
+    OnnxModel(String name, OrtEnvironment environment, OrtSession session, boolean batchDependent) throws OrtException {
+        this.batchDependent = batchDependent;
         this.name = name;
         this.environment = environment;
         this.session = session;
@@ -67,9 +68,16 @@ public final class OnnxModel implements InferenceModel, AutoCloseable {
         inputs.forEach(spec -> inputsByName.put(spec.name(), spec));
     }
 
+    private final boolean batchDependent;
+
     @Override
     public String name() {
         return name;
+    }
+
+    @Override
+    public boolean batchDependent() {
+        return batchDependent;
     }
 
     @Override

@@ -32,7 +32,10 @@ public final class OnnxModelInspector {
     private static final int OPSET_DOMAIN = 1;
     private static final int OPSET_VERSION = 2;
     // GraphProto
+    private static final int GRAPH_NODE = 1;
     private static final int GRAPH_INITIALIZER = 5;
+    // NodeProto
+    private static final int NODE_OP_TYPE = 4;
     private static final int GRAPH_INPUT = 11;
     private static final int GRAPH_OUTPUT = 12;
     // ValueInfoProto, TypeProto, TypeProto.Tensor, TensorShapeProto, Dimension
@@ -116,9 +119,11 @@ public final class OnnxModelInspector {
         List<TensorSpec> outputs = new ArrayList<>();
         Set<String> initializers = new HashSet<>();
         long initializerBytes = 0;
+        Set<String> operators = new java.util.TreeSet<>();
         while (graph.hasMore()) {
             graph.nextField();
             switch (graph.fieldNumber()) {
+                case GRAPH_NODE -> operators.add(readOpType(graph.readMessage()));
                 case GRAPH_INPUT -> inputs.add(readValueInfo(graph.readMessage(), source, "input"));
                 case GRAPH_OUTPUT -> outputs.add(readValueInfo(graph.readMessage(), source, "output"));
                 case GRAPH_INITIALIZER -> {
@@ -135,7 +140,20 @@ public final class OnnxModelInspector {
         // Models written for IR versions before 4 list their initializers among the inputs too.
         inputs.removeIf(input -> initializers.contains(input.name()));
         return new OnnxModelInfo(irVersion, Map.copyOf(opsets), producer, List.copyOf(inputs), List.copyOf(outputs),
-                initializerBytes);
+                initializerBytes, Set.copyOf(operators));
+    }
+
+    private static String readOpType(ProtoReader node) {
+        String type = "";
+        while (node.hasMore()) {
+            node.nextField();
+            if (node.fieldNumber() == NODE_OP_TYPE) {
+                type = node.readString();
+            } else {
+                node.skip();
+            }
+        }
+        return type;
     }
 
     private static String readTensorName(ProtoReader tensor) {

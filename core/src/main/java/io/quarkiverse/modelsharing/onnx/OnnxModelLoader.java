@@ -56,12 +56,19 @@ public record OnnxModelLoader(String name, ModelSource source, OnnxSessionSettin
         }
         OrtEnvironment environment = OrtEnvironment.getEnvironment();
         OrtSession session;
+        boolean batchDependent;
         try (OrtSession.SessionOptions options = options()) {
             Optional<Path> file = source instanceof ModelSource.FileSource ? source.localFile() : Optional.empty();
-            session = file.isPresent() ? environment.createSession(file.get().toString(), options)
-                    : environment.createSession(source.readAllBytes(), options);
+            if (file.isPresent()) {
+                batchDependent = OnnxModelInspector.inspect(file.get()).batchDependent();
+                session = environment.createSession(file.get().toString(), options);
+            } else {
+                byte[] bytes = source.readAllBytes();
+                batchDependent = OnnxModelInspector.inspect(bytes, source.describe()).batchDependent();
+                session = environment.createSession(bytes, options);
+            }
         }
-        OnnxModel model = new OnnxModel(name, environment, session);
+        OnnxModel model = new OnnxModel(name, environment, session, batchDependent);
         if (warmUp) {
             try {
                 model.warmUp();

@@ -27,8 +27,14 @@ public sealed interface Frame {
     record Welcome(long requestId, int version, int capabilities, String worker) implements Frame {
     }
 
-    /** Load a model (the worker loads each model once, whoever asks). */
-    record Load(long requestId, String model) implements Frame {
+    /**
+     * Load a model (the worker loads each model once, whoever asks). {@code padding}, empty for none, is how a model
+     * registered by this load pads requests of different lengths to batch them ({@code Padding}'s text).
+     */
+    record Load(long requestId, String model, String padding) implements Frame {
+        public Load(long requestId, String model) {
+            this(requestId, model, "");
+        }
     }
 
     /** The model is loaded; its inputs and outputs, so that clients can check requests before sending them. */

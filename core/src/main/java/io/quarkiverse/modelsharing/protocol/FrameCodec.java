@@ -53,7 +53,7 @@ import io.quarkiverse.modelsharing.tensor.TensorSpec;
 public final class FrameCodec {
 
     public static final int MAGIC = 0x50534D51;
-    public static final int VERSION = 2;
+    public static final int VERSION = 3;
     public static final int HEADER_BYTES = 20;
     public static final int MAX_STRING_BYTES = 4096;
     public static final int MAX_TENSORS = 256;
@@ -91,7 +91,7 @@ public final class FrameCodec {
                 yield WELCOME;
             }
             case Frame.Load l -> {
-                payload.string(l.model());
+                payload.string(l.model()).string(l.padding());
                 yield LOAD;
             }
             case Frame.Loaded l -> {
@@ -183,7 +183,7 @@ public final class FrameCodec {
             Frame decoded = switch (type) {
                 case HELLO -> new Frame.Hello(requestId, payload.u8(), payload.u32(), payload.string());
                 case WELCOME -> new Frame.Welcome(requestId, payload.u8(), payload.u32(), payload.string());
-                case LOAD -> new Frame.Load(requestId, payload.string());
+                case LOAD -> new Frame.Load(requestId, payload.string(), payload.string());
                 case LOADED -> new Frame.Loaded(requestId, payload.string(), payload.specs(), payload.specs());
                 case INFER -> new Frame.Infer(requestId, payload.string(), payload.u32(), payload.tensors());
                 case RESULT -> new Frame.Result(requestId, payload.tensors());

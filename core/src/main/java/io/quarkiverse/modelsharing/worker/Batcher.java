@@ -1,9 +1,7 @@
 package io.quarkiverse.modelsharing.worker;
 
 import java.lang.System.Logger.Level;
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,8 +16,10 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 
+import io.quarkiverse.modelsharing.inference.Batches;
 import io.quarkiverse.modelsharing.inference.InferenceModel;
 import io.quarkiverse.modelsharing.inference.InferenceResult;
+import io.quarkiverse.modelsharing.inference.Padding;
 import io.quarkiverse.modelsharing.protocol.Frame;
 import io.quarkiverse.modelsharing.registry.ModelHandle;
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
@@ -29,7 +29,8 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 /**
  * Dynamic batching for one model: requests whose inputs agree in everything but the first dimension are stacked
  * along it, run once in the batcher's own memory, and the outputs sliced back per request (each answer copies its
- * slices into its connection's memory). The first request
+ * slices into its connection's memory). A model started or registered with a {@link Padding} also stacks requests of
+ * different lengths, padded to the batch's longest, and gives each its own length back. The first request
  * of a batch waits at most {@code maxDelay} for others; a batch holds at most {@code maxBatch} rows.
  * <p>
  * A worker serves every application on its host, so one client's request must never change another's answer. Requests
@@ -102,40 +103,9 @@ final class Batcher {
             return state.compareAndSet(QUEUED, STARTED);
         }
 
-        /**
-         * The rows this request adds to a batch: the first dimension that all its inputs share. 0 when stacking it
-         * would be unsound, so that it runs alone: no inputs, a scalar, inputs that disagree on their rows (one of
-         * them broadcast by the model, say), or no rows at all.
-         */
+        /** The rows this request adds to a batch; 0 when it must run alone (see {@link Batches#rows}). */
         long batchRows() {
-            long rows = 0;
-            for (Tensor input : inputs.values()) {
-                if (input.rank() == 0 || input.dim(0) == 0 || (rows != 0 && input.dim(0) != rows)) {
-                    return 0;
-                }
-                rows = input.dim(0);
-            }
-            return rows;
-        }
-
-        /** Whether the other request's inputs stack onto this one's: same names and dtypes, same shapes past dim 0. */
-        boolean fits(Pending other) {
-            if (!inputs.keySet().equals(other.inputs.keySet())) {
-                return false;
-            }
-            for (Map.Entry<String, Tensor> input : inputs.entrySet()) {
-                Tensor mine = input.getValue();
-                Tensor theirs = other.inputs.get(input.getKey());
-                if (mine.dtype() != theirs.dtype() || mine.rank() == 0 || mine.rank() != theirs.rank()) {
-                    return false;
-                }
-                long[] a = mine.shape();
-                long[] b = theirs.shape();
-                if (!Arrays.equals(a, 1, a.length, b, 1, b.length)) {
-                    return false;
-                }
-            }
-            return true;
+            return Batches.rows(inputs);
         }
     }
 
@@ -170,9 +140,15 @@ final class Batcher {
     private final Map<Thread, Long> runningSince = new ConcurrentHashMap<>();
     private Pending carried;
     private volatile Boolean batchable;
+    /** How requests of different lengths pad to batch together; null: only requests of one shape batch. */
+    private final Padding padding;
+    /** Positions of padded inputs in stacked batches that were padding, and all their positions. */
+    final LongAdder paddedPositions = new LongAdder();
+    final LongAdder positions = new LongAdder();
 
     Batcher(String model, ModelRegistry registry, TensorAllocator allocator, Executor executor, Semaphore slots,
-            int maxBatch, long maxDelayNanos) {
+            int maxBatch, long maxDelayNanos, Padding padding) {
+        this.padding = padding;
         this.model = model;
         this.registry = registry;
         this.allocator = allocator;
@@ -209,13 +185,14 @@ final class Batcher {
 
     /**
      * Whether the model has a free first dimension on every input and output, so that stacking requests along it
-     * and slicing the outputs back is right. Models without one run each request alone.
+     * and slicing the outputs back is right, and no operator that makes a row's answer depend on the other rows
+     * (dynamic quantization). Other models run each request alone.
      */
     private boolean batchable() {
         Boolean known = batchable;
         if (known == null) {
             try (ModelHandle<InferenceModel> handle = registry.acquire(model, InferenceModel.class)) {
-                known = maxBatch > 1 && Stream.concat(handle.get().inputs().stream(),
+                known = maxBatch > 1 && !handle.get().batchDependent() && Stream.concat(handle.get().inputs().stream(),
                         handle.get().outputs().stream()).allMatch(spec -> spec.shape().length > 0 && spec.shape()[0] < 0);
             } catch (RuntimeException e) {
                 known = false;
@@ -223,6 +200,15 @@ final class Batcher {
             batchable = known;
         }
         return known;
+    }
+
+    /**
+     * Whether {@code next}'s inputs stack onto {@code first}'s: same names and dtypes, same shapes past the first
+     * dimension, except the padded dimension of padded inputs if the model pads (and then the same length bucket).
+     */
+    private boolean fits(Pending first, Pending next) {
+        return padding != null ? padding.stacks(first.inputs(), next.inputs())
+                : Batches.sameLayout(first.inputs(), next.inputs(), null);
     }
 
     private void dispatch() {
@@ -240,7 +226,7 @@ final class Batcher {
                         break;
                     }
                     long nextRows = next.batchRows();
-                    if (nextRows == 0 || !first.fits(next) || rows + nextRows > maxBatch) {
+                    if (nextRows == 0 || !fits(first, next) || rows + nextRows > maxBatch) {
                         carried = next;
                         break;
                     }
@@ -351,48 +337,30 @@ final class Batcher {
     private boolean runStacked(InferenceModel inference, List<Pending> batch) {
         batches.increment();
         batchedRequests.add(batch.size());
-        long rows = batch.stream().mapToLong(Pending::batchRows).sum();
-        List<Map<String, Tensor>> answers = new ArrayList<>();
+        List<Map<String, Tensor>> inputs = batch.stream().map(Pending::inputs).toList();
+        List<Map<String, Tensor>> answers;
         Map<String, Tensor> stacked = Map.of();
         try {
-            stacked = stack(batch, rows);
+            stacked = Batches.stack(inputs, padding, allocator);
             try (InferenceResult result = inference.run(stacked, allocator)) {
-                split(result, batch, rows, answers);
+                answers = Batches.split(model, result.asMap(), inputs, padding, allocator);
             }
         } catch (RuntimeException e) {
-            answers.forEach(slices -> slices.values().forEach(Tensor::close));
-            LOG.log(Level.DEBUG, () -> "A batch of " + batch.size() + " requests (" + rows + " rows) for model '" + model
+            LOG.log(Level.DEBUG, () -> "A batch of " + batch.size() + " requests for model '" + model
                     + "' failed; each runs alone: " + e.getMessage());
             return false;
         } finally {
             stacked.values().forEach(Tensor::close);
         }
+        if (padding != null) {
+            long[] waste = Batches.padding(inputs, padding);
+            paddedPositions.add(waste[0]);
+            positions.add(waste[1]);
+        }
         for (int i = 0; i < batch.size(); i++) {
             batch.get(i).answer().accept(new Outcome(answers.get(i), null));
         }
         return true;
-    }
-
-    /** Each request's rows of every output, in {@code answers}; the slices hold the result's memory when it closes. */
-    private void split(InferenceResult result, List<Pending> batch, long rows, List<Map<String, Tensor>> answers) {
-        for (Map.Entry<String, Tensor> output : result.asMap().entrySet()) {
-            Tensor tensor = output.getValue();
-            if (tensor.rank() == 0 || tensor.dim(0) != rows) {
-                throw new WorkerException(Frame.ErrorCode.INTERNAL, "Output '" + output.getKey() + "' of model '"
-                        + model + "' is " + tensor + " for a batch of " + rows + " rows: its first dimension is not the"
-                        + " batch, so it cannot be split");
-            }
-        }
-        long from = 0;
-        for (Pending pending : batch) {
-            long to = from + pending.batchRows();
-            Map<String, Tensor> slices = new LinkedHashMap<>();
-            answers.add(slices);
-            for (Map.Entry<String, Tensor> output : result.asMap().entrySet()) {
-                slices.put(output.getKey(), output.getValue().slice(from, to));
-            }
-            from = to;
-        }
     }
 
     /**
@@ -408,36 +376,5 @@ final class Batcher {
     private void observe(long nanos) {
         previousRunNanos = lastRunNanos; // racing runs may lose a sample: the verdict only needs recent ones
         lastRunNanos = nanos;
-    }
-
-    /**
-     * Copies the requests' inputs one after another along the first dimension; every byte of each stacked input is
-     * written, so no uninitialised memory reaches the model.
-     */
-    private Map<String, Tensor> stack(List<Pending> batch, long rows) {
-        Map<String, Tensor> stacked = new LinkedHashMap<>();
-        try {
-            for (Map.Entry<String, Tensor> input : batch.get(0).inputs().entrySet()) {
-                long[] shape = input.getValue().shape();
-                shape[0] = rows;
-                Tensor target = allocator.allocateUninitialized(input.getValue().dtype(), shape);
-                stacked.put(input.getKey(), target);
-                long bytes = batch.stream().mapToLong(pending -> pending.inputs().get(input.getKey()).byteSize()).sum();
-                if (bytes != target.byteSize()) {
-                    throw new WorkerException(Frame.ErrorCode.INTERNAL, "Input '" + input.getKey() + "' of a batch for"
-                            + " model '" + model + "' has " + bytes + " bytes for " + target + ": its requests do not stack");
-                }
-                long offset = 0;
-                for (Pending pending : batch) {
-                    Tensor part = pending.inputs().get(input.getKey());
-                    MemorySegment.copy(part.segment(), 0, target.segment(), offset, part.byteSize());
-                    offset += part.byteSize();
-                }
-            }
-            return stacked;
-        } catch (RuntimeException e) {
-            stacked.values().forEach(Tensor::close);
-            throw e;
-        }
     }
 }

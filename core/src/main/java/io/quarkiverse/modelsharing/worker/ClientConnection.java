@@ -14,6 +14,7 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 
 import io.quarkiverse.modelsharing.inference.InferenceModel;
+import io.quarkiverse.modelsharing.inference.Padding;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
 import io.quarkiverse.modelsharing.protocol.Frame;
@@ -173,11 +174,19 @@ final class ClientConnection {
         values.put("status-requests", Long.toString(server.statusRequests.sum()));
         values.put("leases", Integer.toString(leases.size()));
         server.registry.stats().forEach((model, stats) -> values.put("loads:" + model, Long.toString(stats.loads())));
+        server.paddingWaste().forEach((model, waste) -> values.put("padding-waste:" + model, waste));
         return values;
     }
 
     private void load(Frame.Load load) {
         String model = load.model();
+        Padding padding;
+        try {
+            padding = load.padding().isEmpty() ? null : Padding.parse(load.padding());
+        } catch (IllegalArgumentException e) {
+            reply(new Frame.Error(load.requestId(), Frame.ErrorCode.PROTOCOL, e.getMessage()));
+            return;
+        }
         int equals = model.indexOf('=');
         if (equals > 0) {
             if (!server.dynamicModels) {
@@ -195,10 +204,21 @@ final class ClientConnection {
                 return;
             }
             synchronized (server.registry) {
+                String refused = server.registerPadding(model, padding);
+                if (refused != null) {
+                    reply(new Frame.Error(load.requestId(), Frame.ErrorCode.LOAD_FAILED, refused));
+                    return;
+                }
                 if (!server.registry.isRegistered(model)) {
                     server.registry.register(model, OnnxModelLoader.of(model, source));
                 }
             }
+        } else if (padding != null && !padding.equals(server.padding(model))) {
+            reply(new Frame.Error(load.requestId(), Frame.ErrorCode.LOAD_FAILED, "Model '" + model + "' was started with "
+                    + (server.padding(model) == null ? "no padding" : "padding " + server.padding(model))
+                    + "; a load cannot give it padding " + padding + ": start the worker with --padding " + model + "="
+                    + padding));
+            return;
         }
         try (ModelHandle<InferenceModel> handle = server.registry.acquire(model, InferenceModel.class)) {
             reply(new Frame.Loaded(load.requestId(), handle.name(), handle.get().inputs(), handle.get().outputs()));

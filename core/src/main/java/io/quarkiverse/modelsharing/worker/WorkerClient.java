@@ -148,7 +148,16 @@ public final class WorkerClient implements AutoCloseable {
 
     /** Loads a model in the worker (if no one has) and returns what it expects and produces. */
     public Frame.Loaded load(String model, Duration timeout) {
-        return (Frame.Loaded) call(new Frame.Load(ids.incrementAndGet(), model), timeout);
+        return load(model, null, timeout);
+    }
+
+    /**
+     * Loads a model, registering it with {@code padding} (or none, if null) where the load registers it: how the
+     * worker pads requests of different lengths to batch them.
+     */
+    public Frame.Loaded load(String model, io.quarkiverse.modelsharing.inference.Padding padding, Duration timeout) {
+        return (Frame.Loaded) call(new Frame.Load(ids.incrementAndGet(), model, padding == null ? "" : padding.toString()),
+                timeout);
     }
 
     /** The worker's status. */

@@ -16,6 +16,7 @@ import java.util.concurrent.CountDownLatch;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtProvider;
 import io.quarkiverse.modelsharing.ModelSharingException;
+import io.quarkiverse.modelsharing.inference.Padding;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
 import io.quarkiverse.modelsharing.onnx.OnnxRuntimeLibrary;
@@ -91,6 +92,7 @@ public final class WorkerMain {
     private static void run(String[] args) throws Exception {
         Path socket = null;
         Map<String, String> models = new LinkedHashMap<>();
+        Map<String, Padding> paddings = new LinkedHashMap<>();
         Set<String> users = new HashSet<>();
         int threads = 2;
         int queue = 1024;
@@ -124,6 +126,17 @@ public final class WorkerMain {
                     }
                     models.put(pair[0], pair[1]);
                 }
+                case "--padding" -> {
+                    String[] pair = require(args[i], value).split("=", 2);
+                    if (pair.length != 2) {
+                        throw usage("--padding takes name=padding, got " + value);
+                    }
+                    try {
+                        paddings.put(pair[0], Padding.parse(pair[1]));
+                    } catch (IllegalArgumentException e) {
+                        throw usage("--padding " + pair[0] + ": " + e.getMessage());
+                    }
+                }
                 case "--allow-user" -> users.add(require(args[i], value));
                 case "--threads" -> threads = Integer.parseInt(require(args[i], value));
                 case "--queue" -> queue = Integer.parseInt(require(args[i], value));
@@ -155,6 +168,11 @@ public final class WorkerMain {
         if (socket == null || (models.isEmpty() && !dynamicModels)) {
             throw usage("--socket and at least one --model (or --dynamic-models) are required");
         }
+        for (String padded : paddings.keySet()) {
+            if (!models.containsKey(padded)) {
+                throw usage("--padding names model '" + padded + "', which no --model gives; models: " + models.keySet());
+            }
+        }
         if (parent != null) {
             watchParent(parent, name); // before loading anything: a parent that dies during startup counts too
         }
@@ -172,7 +190,7 @@ public final class WorkerMain {
                 defaults.maxQueuedBytes(), maxConnections, maxPerProcess, defaults.inlineBudgetBytes(),
                 defaults.maxPoolBytesPerConnection());
         WorkerServer server = WorkerServer.start(new WorkerSettings(socket, users, threads, queue, timeout, name, maxBatch,
-                maxDelay, limits), registry, allocator);
+                maxDelay, limits), registry, allocator, paddings);
         if (dynamicModels) {
             server.allowDynamicModels();
         }

@@ -17,6 +17,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
 import io.quarkiverse.modelsharing.ModelSharingException;
+import io.quarkiverse.modelsharing.inference.Padding;
 import io.quarkiverse.modelsharing.protocol.ByteBudget;
 import io.quarkiverse.modelsharing.protocol.Frame;
 import io.quarkiverse.modelsharing.protocol.FrameChannel;
@@ -54,6 +55,8 @@ public final class WorkerServer implements AutoCloseable {
             new java.util.concurrent.SynchronousQueue<>(), Thread.ofPlatform().daemon().name("worker-connection-", 0)
                     .factory()); // bounded by the connection limits; idle threads go after 5 s
     private final Map<String, Batcher> batchers = new ConcurrentHashMap<>();
+    /** How each model's requests of different lengths are padded to batch together; models absent batch exactly. */
+    private final Map<String, Padding> paddings = new ConcurrentHashMap<>();
     final AtomicInteger waiting = new AtomicInteger();
     final Set<ClientConnection> connections = ConcurrentHashMap.newKeySet();
     private final Map<Long, Integer> perProcess = new ConcurrentHashMap<>();
@@ -77,7 +80,9 @@ public final class WorkerServer implements AutoCloseable {
     private volatile boolean closed;
     volatile boolean dynamicModels;
 
-    private WorkerServer(WorkerSettings settings, ModelRegistry registry, TensorAllocator allocator) throws IOException {
+    private WorkerServer(WorkerSettings settings, ModelRegistry registry, TensorAllocator allocator,
+            Map<String, Padding> paddings) throws IOException {
+        this.paddings.putAll(paddings);
         this.settings = settings;
         this.registry = registry;
         this.allocator = allocator;
@@ -136,7 +141,35 @@ public final class WorkerServer implements AutoCloseable {
     /** Starts serving on the settings' socket. */
     public static WorkerServer start(WorkerSettings settings, ModelRegistry registry, TensorAllocator allocator)
             throws IOException {
-        return new WorkerServer(settings, registry, allocator);
+        return start(settings, registry, allocator, Map.of());
+    }
+
+    /** Starts serving, with each model of {@code paddings} batching requests of different lengths padded. */
+    public static WorkerServer start(WorkerSettings settings, ModelRegistry registry, TensorAllocator allocator,
+            Map<String, Padding> paddings) throws IOException {
+        return new WorkerServer(settings, registry, allocator, paddings);
+    }
+
+    /**
+     * Records how a model registered by a client pads, or says why not: a model keeps the padding it was first
+     * registered with, as it keeps its location, so that no client changes how another's requests are padded.
+     * Returns null if recorded (or the same, or none is given), else the reason.
+     */
+    String registerPadding(String model, Padding padding) {
+        if (padding == null) {
+            return null; // a load that does not say how the model pads leaves it as it is
+        }
+        Padding known = paddings.putIfAbsent(model, padding);
+        if (known == null || known.equals(padding)) {
+            return null;
+        }
+        return "Model '" + model + "' is registered with padding " + known + "; a load cannot change it to " + padding
+                + ": register the model under another name";
+    }
+
+    /** The padding a model batches with, or null. */
+    Padding padding(String model) {
+        return paddings.get(model);
     }
 
     /** Counts a new connection from {@code pid}, or says why it is refused: too many, in all or from that process. */
@@ -185,6 +218,21 @@ public final class WorkerServer implements AutoCloseable {
         return new long[] { runs, requests };
     }
 
+    /**
+     * For each padded model that has run a padded batch, the share of its padded inputs' positions that were padding
+     * (0 to 1, as text), so that its bucket width can be chosen from what its clients send.
+     */
+    public Map<String, String> paddingWaste() {
+        Map<String, String> waste = new java.util.TreeMap<>();
+        batchers.forEach((model, batcher) -> {
+            long all = batcher.positions.sum();
+            if (all > 0) {
+                waste.put(model, String.format(java.util.Locale.ROOT, "%.4f", (double) batcher.paddedPositions.sum() / all));
+            }
+        });
+        return waste;
+    }
+
     /** Runs made by the thread that read the request, without a hand-off to an inference thread. */
     public long runsInReadingThreads() {
         return batchers.values().stream().mapToLong(batcher -> batcher.runsInCaller.sum()).sum();
@@ -199,7 +247,7 @@ public final class WorkerServer implements AutoCloseable {
     Batcher batcher(String model) {
         return batchers.computeIfAbsent(model,
                 name -> new Batcher(name, registry, TensorAllocator.offHeap(), executor, runSlots, settings.maxBatch(),
-                        settings.maxDelay().toNanos()));
+                        settings.maxDelay().toNanos(), paddings.get(name)));
     }
 
     static Frame.ErrorCode code(RuntimeException failure) {

@@ -46,6 +46,9 @@ class FrameCodecTest {
         for (Frame frame : SAMPLES) {
             assertEquals(frame, codec.decode(codec.encode(frame)));
         }
+        Frame padded = new Frame.Load(9, "minilm@1234=/models/minilm.onnx",
+                "input_ids=0,attention_mask=0;dimension=1;outputs=last_hidden_state;bucket=16");
+        assertEquals(padded, codec.decode(codec.encode(padded)), "a load with its padding");
         ByteBuffer infer = codec.encode(SAMPLES.get(4));
         assertEquals(FrameCodec.MAGIC, infer.order(ByteOrder.LITTLE_ENDIAN).getInt(0));
         assertEquals(8L, infer.getLong(8), "the request id multiplexes frames on one connection");
@@ -55,13 +58,13 @@ class FrameCodecTest {
     void malformedFramesSayWhatIsWrong() {
         ByteBuffer good = codec.encode(SAMPLES.get(2));
         assertEquals("not a worker-protocol frame: magic 0x0", message(mutate(good, 0, 0, 0, 0, 0)));
-        assertEquals("protocol version 3 is not supported; this side speaks 2", message(mutate(good, 4, 3)));
+        assertEquals("protocol version 4 is not supported; this side speaks 3", message(mutate(good, 4, 4)));
         assertEquals("unknown frame type 99", message(mutate(good, 5, 99)));
         assertEquals("unknown frame flags 0x1", message(mutate(good, 6, 1)));
         assertEquals("a payload of 4294967295 bytes exceeds the 1048576-byte bound",
                 message(mutate(good, 16, 0xFF, 0xFF, 0xFF, 0xFF)));
         ByteBuffer truncated = good.duplicate().limit(good.limit() - 1);
-        assertEquals("the header announces a 10-byte payload, 9 bytes follow it", message(truncated));
+        assertEquals("the header announces a 12-byte payload, 11 bytes follow it", message(truncated));
         assertEquals("a frame header is 20 bytes, 3 were given", message(ByteBuffer.allocate(3)));
         ByteBuffer shortString = mutate(good, 20, 200, 0);
         assertEquals("a string of 200 bytes exceeds the frame or the 4096-byte bound", message(shortString));

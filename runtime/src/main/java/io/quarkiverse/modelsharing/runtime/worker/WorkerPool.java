@@ -21,6 +21,7 @@ import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Supplier;
 
 import io.quarkiverse.modelsharing.ModelSharingException;
+import io.quarkiverse.modelsharing.inference.Padding;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.shm.PrivateDirectory;
 import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
@@ -75,8 +76,9 @@ public final class WorkerPool implements AutoCloseable {
      * decides readiness; this application does not run the daemon, so it does not restart it.
      */
     public static WorkerPool external(Path socket, TensorAllocator allocator, Duration timeout, Map<String, String> register,
-            Duration heartbeatInterval, Duration heartbeatTimeout) {
-        return registering(socket, () -> socket, allocator, timeout, register, heartbeatInterval, heartbeatTimeout);
+            Map<String, Padding> paddings, Duration heartbeatInterval, Duration heartbeatTimeout) {
+        return registering(socket, () -> socket, allocator, timeout, register, paddings, heartbeatInterval,
+                heartbeatTimeout);
     }
 
     /**
@@ -85,20 +87,25 @@ public final class WorkerPool implements AutoCloseable {
      * {@code linger}, rather than waited for.
      */
     public static WorkerPool sharedDaemon(Path socket, Duration linger, TensorAllocator allocator, Duration timeout,
-            Map<String, String> register, Duration heartbeatInterval, Duration heartbeatTimeout) {
+            Map<String, String> register, Map<String, Padding> paddings, Duration heartbeatInterval,
+            Duration heartbeatTimeout) {
         return registering(socket, () -> SharedWorkerDaemon.findOrStart(socket, linger).socket(), allocator, timeout,
-                register, heartbeatInterval, heartbeatTimeout);
+                register, paddings, heartbeatInterval, heartbeatTimeout);
     }
 
     private static WorkerPool registering(Path socket, Supplier<Path> connectTo, TensorAllocator allocator,
-            Duration timeout, Map<String, String> register, Duration heartbeatInterval, Duration heartbeatTimeout) {
+            Duration timeout, Map<String, String> register, Map<String, Padding> paddings, Duration heartbeatInterval,
+            Duration heartbeatTimeout) {
         Map<String, String> locations = new LinkedHashMap<>();
         register.forEach((name, location) -> locations.put(name, resolve(location)));
         WorkerPool pool = new WorkerPool("external worker at " + socket);
+        // the padding is part of the name: applications that pad a model differently never share its batches
         locations.forEach((name, location) -> pool.remoteNames.put(name, name + "@" + ModelSource.parse(location,
-                WorkerPool.class.getClassLoader()).fingerprint()));
+                WorkerPool.class.getClassLoader()).fingerprint() + (paddings.containsKey(name)
+                        ? "-" + digest(paddings.get(name).toString()) : "")));
         pool.connections.add(new WorkerConnection(connectTo, allocator, clientName(), timeout, client -> {
-            locations.forEach((name, location) -> client.load(pool.remoteNames.get(name) + "=" + location, timeout));
+            locations.forEach((name, location) -> client.load(pool.remoteNames.get(name) + "=" + location,
+                    paddings.get(name), timeout));
             pool.loadEager(client);
         }));
         pool.watched.add(new WorkerHeartbeat.Watched(pool.description, heartbeatConnection(connectTo, heartbeatTimeout),
@@ -124,7 +131,7 @@ public final class WorkerPool implements AutoCloseable {
      * @throws ModelSharingException if a worker cannot start, with what it said
      */
     public static WorkerPool managed(List<String> devices, int perDevice, Map<String, String> models,
-            List<String> workerOptions, Path shmRoot, TensorAllocator allocator, Duration startTimeout, Duration timeout,
+            Map<String, Padding> paddings, List<String> workerOptions, Path shmRoot, TensorAllocator allocator, Duration startTimeout, Duration timeout,
             Duration stablePeriod, Duration heartbeatInterval, Duration heartbeatTimeout) {
         WorkerPool pool = new WorkerPool("managed workers on " + devices);
         try {
@@ -138,7 +145,7 @@ public final class WorkerPool implements AutoCloseable {
                 for (int i = 0; i < perDevice; i++) {
                     Path socket = pool.socketDirectory.resolve(device.replace(':', '-') + "-" + i + ".sock");
                     ManagedWorker worker = new ManagedWorker(device, i, socket,
-                            command(device, i, socket, classpath, locations, workerOptions, shmRoot), startTimeout,
+                            command(device, i, socket, classpath, locations, paddings, workerOptions, shmRoot), startTimeout,
                             new Backoff(FIRST_BACKOFF, MAX_BACKOFF, stablePeriod), ProcessBuilder::start, delay -> {
                             });
                     pool.managed.add(worker);
@@ -327,12 +334,24 @@ public final class WorkerPool implements AutoCloseable {
         }
     }
 
+    /** 8 hex digits of the SHA-256 of {@code text}. */
+    private static String digest(String text) {
+        try {
+            byte[] hash = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(hash, 0, 4);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
+        }
+    }
+
     private static ProcessBuilder command(String device, int index, Path socket, Set<String> classpath,
-            Map<String, String> models, List<String> options, Path shmRoot) {
+            Map<String, String> models, Map<String, Padding> paddings, List<String> options, Path shmRoot) {
         List<String> command = new ArrayList<>(WorkerMain.command(classpath));
         command.addAll(List.of("--socket", socket.toString(), "--name", device + "#" + index, "--device", device,
                 "--shm-dir", shmRoot.toString(), "--parent-pid", Long.toString(ProcessHandle.current().pid())));
         models.forEach((name, location) -> command.addAll(List.of("--model", name + "=" + location)));
+        paddings.forEach((name, padding) -> command.addAll(List.of("--padding", name + "=" + padding)));
         command.addAll(options);
         ProcessBuilder builder = new ProcessBuilder(command);
         // Each worker sees only its own GPU; a CPU worker sees none.

@@ -52,7 +52,8 @@ class DaemonModelFromJarTest {
             Thread.currentThread().setContextClassLoader(dependency);
             Path socket = SharedWorkerDaemon.socketUnder(root);
             try (WorkerPool pool = WorkerPool.sharedDaemon(socket, Duration.ofSeconds(10), TensorAllocator.offHeap(),
-                    TIMEOUT, Map.of("affine", "classpath:models/affine model.onnx"), Duration.ofSeconds(5), TIMEOUT)) {
+                    TIMEOUT, Map.of("affine", "classpath:models/affine model.onnx"), Map.of(), Duration.ofSeconds(5),
+                    TIMEOUT)) {
                 float[] row = { 1, 2, 3, 4 };
                 try (Tensor x = Tensor.of(row, 1, 4);
                         InferenceResult result = pool.connection().client().infer(pool.remoteName("affine"),
@@ -67,7 +68,7 @@ class DaemonModelFromJarTest {
                 assertEquals(entry, WorkerPool.resolve(entry), "a jar entry configured as such goes to workers as it is");
                 ModelSharingException missing = assertThrows(ModelSharingException.class,
                         () -> WorkerPool.sharedDaemon(socket, Duration.ofSeconds(10), TensorAllocator.offHeap(), TIMEOUT,
-                                Map.of("gone", "classpath:models/gone.onnx"), Duration.ofSeconds(5), TIMEOUT));
+                                Map.of("gone", "classpath:models/gone.onnx"), Map.of(), Duration.ofSeconds(5), TIMEOUT));
                 assertEquals("Model resource models/gone.onnx is not on the application's class path (searched "
                         + dependency + "): add the jar or directory that has it, or configure a file path",
                         missing.getMessage());

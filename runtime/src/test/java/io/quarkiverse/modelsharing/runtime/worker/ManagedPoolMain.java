@@ -18,7 +18,7 @@ public final class ManagedPoolMain {
     }
 
     public static void main(String[] args) throws InterruptedException {
-        WorkerPool pool = WorkerPool.managed(List.of("cpu"), 1, Map.of("affine", args[0]), List.of("--threads", "1"),
+        WorkerPool pool = WorkerPool.managed(List.of("cpu"), 1, Map.of("affine", args[0]), Map.of(), List.of("--threads", "1"),
                 Path.of(args[1]), TensorAllocator.offHeap(), Duration.ofSeconds(60), Duration.ofSeconds(30),
                 Duration.ofSeconds(10), Duration.ofSeconds(2), Duration.ofSeconds(10));
         pool.connection().client(); // connected: the worker serves
