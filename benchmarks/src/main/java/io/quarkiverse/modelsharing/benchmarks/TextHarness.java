@@ -3,25 +3,33 @@ package io.quarkiverse.modelsharing.benchmarks;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.DoubleSupplier;
 import java.util.function.Function;
+import java.util.function.Supplier;
 
 import dev.langchain4j.data.segment.TextSegment;
 import dev.langchain4j.model.embedding.onnx.allminilml6v2q.AllMiniLmL6V2QuantizedEmbeddingModel;
 import io.quarkiverse.modelsharing.inference.BatchingInferenceModel;
 import io.quarkiverse.modelsharing.inference.InferenceModel;
+import io.quarkiverse.modelsharing.inference.InferenceResult;
 import io.quarkiverse.modelsharing.inference.Padding;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.onnx.OnnxModel;
 import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
+import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
+import io.quarkiverse.modelsharing.tensor.TensorSpec;
 import io.quarkiverse.modelsharing.text.Pooling;
 import io.quarkiverse.modelsharing.text.TextModel;
 import io.quarkiverse.modelsharing.text.TextSettings;
@@ -30,9 +38,13 @@ import io.quarkiverse.modelsharing.text.TextTokenizer;
 /**
  * all-MiniLM-L6-v2 (quantized) end to end, text in and normalised embedding out, on {@link SentenceMix}'s sentences:
  * embeddings per second and latency with 1, 8 and 64 concurrent callers, each calling {@code embed(sentence)} in a
- * loop on a platform thread, for our {@link TextModel} batched and unbatched in process (and through a worker) against
- * langchain4j's in-process model; {@code embedAll} of 1,000 sentences; and what padding to the longest sentence of a
- * batch wastes, with and without length buckets.
+ * loop on a platform thread, for our {@link TextModel} batched and unbatched in process and batched through a worker,
+ * against langchain4j's in-process model; {@code embedAll} of 1,000 sentences; and what padding to the longest
+ * sentence of a batch wastes, with and without length buckets.
+ * <p>
+ * This model quantizes its activations dynamically, so our batching runs each of its requests alone
+ * ({@link InferenceModel#batchDependent()}); a configuration that batches it regardless ({@link BatchingRegardless})
+ * shows what that choice costs or saves, and gives the padding figures, which depend on the lengths alone.
  * <p>
  * Each configuration and number of callers runs {@link #WARM_UP_NANOS} unmeasured, then {@link #MEASURE_NANOS}: the
  * figures are the calls that ended within that window. Every ONNX Runtime session here, langchain4j's too, has ONNX
@@ -45,9 +57,9 @@ final class TextHarness {
     static final String TOKENIZER = "all-minilm-l6-v2-q-tokenizer.json";
     static final int[] CALLERS = { 1, 8, 64 };
     static final long WARM_UP_NANOS = Long.getLong("text.warmup.seconds", 3) * 1_000_000_000L;
-    static final long MEASURE_NANOS = Long.getLong("text.measure.seconds", 7) * 1_000_000_000L;
+    static final long MEASURE_NANOS = Long.getLong("text.measure.seconds", 8) * 1_000_000_000L;
     static final int MAX_BATCH = 32;
-    /** The length buckets of the second batched configuration. */
+    /** The length buckets of the configuration batched regardless. */
     static final int BUCKET = 16;
     static final int[] BUCKETS = { 0, 8, 16, 32 };
     static final int SENTENCES = 2_000;
@@ -57,7 +69,8 @@ final class TextHarness {
     static final double LOWEST_AGREEMENT = 0.95;
 
     static final String BATCHED = "ours, batched, in process";
-    static final String BATCHED_BUCKETS = "ours, batched, buckets of " + BUCKET + ", in process";
+    static final String FORCED = "ours, forced batching, buckets of " + BUCKET + ", in process";
+    static final String WORKER = "ours, batched, through a worker";
     static final String UNBATCHED = "ours, unbatched, in process";
     static final String LANGCHAIN4J = "langchain4j in process";
 
@@ -69,11 +82,54 @@ final class TextHarness {
             double meanBatch, double paddingWaste) {
 
         String line() {
-            return String.format(Locale.ROOT, "   %-42s %7d %13.1f %9.1f %9.1f %11s %8s%n", configuration, callers,
+            return String.format(Locale.ROOT, "   %-48s %7d %13.1f %9.1f %9.1f %11s %8s%n", configuration, callers,
                     perSecond, p50Millis, p99Millis, Double.isNaN(meanBatch) ? "-"
                             : String.format(Locale.ROOT, "%.1f",
                                     meanBatch),
                     Double.isNaN(paddingWaste) ? "-" : String.format(Locale.ROOT, "%.1f%%", 100 * paddingWaste));
+        }
+    }
+
+    /** Where a batched configuration's runs and requests (their ratio: the mean batch) and padding waste are read. */
+    record Counts(Supplier<long[]> runsAndRequests, DoubleSupplier paddingWaste) {
+        static Counts of(BatchingInferenceModel batching) {
+            return new Counts(batching::runsAndRequests, batching::paddingWaste);
+        }
+    }
+
+    /**
+     * A model as it is, but saying that its rows do not depend on each other, so that {@link BatchingInferenceModel}
+     * batches it: what batching a dynamically quantized model would give, its answers changed by their batch aside.
+     */
+    record BatchingRegardless(InferenceModel model) implements InferenceModel {
+        @Override
+        public String name() {
+            return model.name();
+        }
+
+        @Override
+        public List<TensorSpec> inputs() {
+            return model.inputs();
+        }
+
+        @Override
+        public List<TensorSpec> outputs() {
+            return model.outputs();
+        }
+
+        @Override
+        public InferenceResult run(Map<String, Tensor> inputs) {
+            return model.run(inputs);
+        }
+
+        @Override
+        public InferenceResult run(Map<String, Tensor> inputs, TensorAllocator outputs) {
+            return model.run(inputs, outputs);
+        }
+
+        @Override
+        public boolean batchDependent() {
+            return false;
         }
     }
 
@@ -90,16 +146,25 @@ final class TextHarness {
             AllMiniLmL6V2QuantizedEmbeddingModel theirs = new AllMiniLmL6V2QuantizedEmbeddingModel();
             Function<String, float[]> langchain4j = text -> theirs.embed(text).content().vector();
             TextModel unbatched = new TextModel(onnx, tokenizer, settings);
-            report.append(describe(sentences, tokenizer));
-            report.append(agreement(sentences, unbatched, langchain4j, onnx, tokenizer, settings));
+            InferenceModel regardless = new BatchingRegardless(onnx);
+            report.append(describe(sentences, tokenizer, onnx));
+            report.append(agreement(sentences.subList(0, 64), unbatched, langchain4j, onnx, regardless, tokenizer,
+                    settings));
 
+            // Every configuration at one number of callers, then the next: ours and the baseline minutes apart at
+            // most. The worker runs only for its own points, so that its JVM takes nothing from the others'.
             List<Load> loads = new ArrayList<>();
-            loads.addAll(batched(BATCHED, 0, onnx, tokenizer, settings, sentences));
-            loads.addAll(batched(BATCHED_BUCKETS, BUCKET, onnx, tokenizer, settings, sentences));
             for (int callers : CALLERS) {
+                loads.add(batched(BATCHED, onnx, 0, callers, tokenizer, settings, sentences));
+                loads.add(batched(FORCED, regardless, BUCKET, callers, tokenizer, settings, sentences));
                 loads.add(drive(UNBATCHED, callers, sentences, unbatched::embed, null));
-            }
-            for (int callers : CALLERS) {
+                try (TextWorker worker = new TextWorker("classpath:" + MODEL, padding(tokenizer, 0), MAX_BATCH)) {
+                    TextModel throughWorker = new TextModel(worker.model(), tokenizer, settings);
+                    if (callers == CALLERS[0]) {
+                        report.append(workerAgreement(sentences.subList(0, 64), unbatched, throughWorker));
+                    }
+                    loads.add(drive(WORKER, callers, sentences, throughWorker::embed, worker.counts()));
+                }
                 loads.add(drive(LANGCHAIN4J, callers, sentences, langchain4j, null));
             }
             report.append(loads(loads, data));
@@ -108,9 +173,9 @@ final class TextHarness {
 
             List<Load> padded = new ArrayList<>();
             for (int bucket : BUCKETS) {
-                try (BatchingInferenceModel batching = batching(onnx, tokenizer, bucket)) {
+                try (BatchingInferenceModel batching = batching(regardless, tokenizer, bucket)) {
                     padded.add(drive(bucket == 0 ? "no buckets" : "buckets of " + bucket, 64, sentences,
-                            new TextModel(batching, tokenizer, settings)::embed, batching));
+                            new TextModel(batching, tokenizer, settings)::embed, Counts.of(batching)));
                 }
             }
             report.append(padding(padded, data));
@@ -118,17 +183,13 @@ final class TextHarness {
         return report.toString();
     }
 
-    /** A batching model over {@code onnx} for each number of callers in turn, fresh so that its counts are theirs. */
-    private static List<Load> batched(String configuration, int bucket, InferenceModel onnx, TextTokenizer tokenizer,
-            TextSettings settings, List<String> sentences) throws InterruptedException {
-        List<Load> loads = new ArrayList<>();
-        for (int callers : CALLERS) {
-            try (BatchingInferenceModel batching = batching(onnx, tokenizer, bucket)) {
-                loads.add(drive(configuration, callers, sentences, new TextModel(batching, tokenizer, settings)::embed,
-                        batching));
-            }
+    /** {@link #drive} through a fresh batching model over {@code model}, so that its counts are this point's. */
+    private static Load batched(String configuration, InferenceModel model, int bucket, int callers,
+            TextTokenizer tokenizer, TextSettings settings, List<String> sentences) throws InterruptedException {
+        try (BatchingInferenceModel batching = batching(model, tokenizer, bucket)) {
+            return drive(configuration, callers, sentences, new TextModel(batching, tokenizer, settings)::embed,
+                    Counts.of(batching));
         }
-        return loads;
     }
 
     static BatchingInferenceModel batching(InferenceModel model, TextTokenizer tokenizer, int bucket) {
@@ -137,70 +198,97 @@ final class TextHarness {
     }
 
     static Padding padding(TextTokenizer tokenizer, int bucket) {
-        return Padding.text(tokenizer.padId(), Set.of("input_ids", "attention_mask", "token_type_ids"),
-                Set.of("last_hidden_state"), bucket);
+        // in a fixed order: a padding's text, which the worker reads and compares, follows its inputs' order
+        return Padding.text(tokenizer.padId(), new LinkedHashSet<>(List.of("input_ids", "attention_mask",
+                "token_type_ids")), Set.of("last_hidden_state"), bucket);
     }
 
-    private static String describe(List<String> sentences, TextTokenizer tokenizer) {
+    private static String describe(List<String> sentences, TextTokenizer tokenizer, InferenceModel model) {
         int[] words = sentences.stream().mapToInt(SentenceMix::words).sorted().toArray();
         int[] tokens = sentences.stream().mapToInt(s -> tokenizer.encode(s).length()).sorted().toArray();
-        return String.format(Locale.ROOT, "all-MiniLM-L6-v2 (q), text in and embedding out, on %,d sentences of %d to %d"
-                + " words (median %d, p90 %d), %d to %d tokens (median %d, mean %.1f, p90 %d);%n   every ONNX Runtime session"
-                + " with its defaults (intra-op threads: one per physical core; %d cores here); %d s warm-up and %d s"
-                + " measured per point%n", sentences.size(), words[0], words[words.length - 1], words[words.length / 2],
+        return String.format(Locale.ROOT, "all-MiniLM-L6-v2 (q), text in and embedding out, on %,d sentences of %d to"
+                + " %d words (median %d, p90 %d), %d to %d tokens (median %d, mean %.1f, p90 %d);%n   every ONNX Runtime"
+                + " session with its defaults (intra-op threads: one per physical core; %d logical processors here);"
+                + " %d s warm-up and %d s measured per point;%n   the model's rows depend on their batch (dynamic"
+                + " quantization): %s%n",
+                sentences.size(), words[0], words[words.length - 1], words[words.length / 2],
                 words[words.length * 9 / 10], tokens[0], tokens[tokens.length - 1], tokens[tokens.length / 2],
                 Arrays.stream(tokens).average().orElseThrow(), tokens[tokens.length * 9 / 10],
-                Runtime.getRuntime().availableProcessors(), WARM_UP_NANOS / 1_000_000_000L, MEASURE_NANOS / 1_000_000_000L);
+                Runtime.getRuntime().availableProcessors(), WARM_UP_NANOS / 1_000_000_000L, MEASURE_NANOS / 1_000_000_000L,
+                model.batchDependent() ? "yes, so our batching runs each request alone" : "no");
     }
 
     /**
-     * How far the answers agree, as cosine similarities: ours alone against langchain4j's (the same computation), and
-     * ours in padded batches (64 sentences from 32 threads at once through a batching model, and {@code embedAll})
-     * against ours alone. A figure of throughput is worth nothing if the answers differ; batches differ a little here
-     * because this model quantizes its activations dynamically, with one scale per tensor (24 DynamicQuantizeLinear
-     * nodes), so a batch's other rows and its padded positions shift every row's result. Below
-     * {@link #LOWEST_AGREEMENT} the run stops: that is a bug, not quantization.
+     * How far the answers agree, as cosine similarities over the sample: ours alone against langchain4j's (the same
+     * computation); and against ours alone, ours through our batching (which runs this model's requests alone) and
+     * batched regardless, both from 32 threads at once, and {@code embedAll} (which pads its own batches). A figure of
+     * throughput is worth nothing if the answers differ. Batches differ a little here because this model quantizes its
+     * activations dynamically, with one scale per tensor (24 DynamicQuantizeLinear nodes), so a batch's other rows and
+     * its padded positions shift every row's result. Below {@link #LOWEST_AGREEMENT} the run stops: that is a bug, not
+     * quantization.
      */
-    private static String agreement(List<String> sentences, TextModel ours, Function<String, float[]> theirs,
-            InferenceModel onnx, TextTokenizer tokenizer, TextSettings settings) throws Exception {
-        List<String> sample = sentences.subList(0, 64);
+    private static String agreement(List<String> sample, TextModel ours, Function<String, float[]> theirs,
+            InferenceModel onnx, InferenceModel regardless, TextTokenizer tokenizer, TextSettings settings)
+            throws Exception {
         List<float[]> alone = new ArrayList<>();
         List<float[]> langchain4j = new ArrayList<>();
         for (String sentence : sample) {
             alone.add(ours.embed(sentence));
             langchain4j.add(theirs.apply(sentence));
         }
-        List<float[]> batched = new ArrayList<>();
-        long[] runsAndRequests;
-        try (BatchingInferenceModel batching = batching(onnx, tokenizer, 0)) {
-            TextModel model = new TextModel(batching, tokenizer, settings);
-            ExecutorService pool = Executors.newFixedThreadPool(32);
-            try {
-                List<Future<float[]>> answers = new ArrayList<>();
-                for (String sentence : sample) {
-                    answers.add(pool.submit(() -> model.embed(sentence)));
-                }
-                for (Future<float[]> answer : answers) {
-                    batched.add(answer.get());
-                }
-            } finally {
-                pool.shutdown();
-            }
-            runsAndRequests = batching.runsAndRequests();
-        }
         double[] withLangchain4j = cosines(alone, langchain4j);
-        double[] batchedWithAlone = cosines(batched, alone);
-        double[] embedAllWithAlone = cosines(ours.embedAll(sample), alone);
-        String line = String.format(Locale.ROOT, "   answers, cosine over %d sentences (lowest / mean): ours alone vs"
-                + " langchain4j %.6f / %.6f; ours in padded batches (%d requests in %d runs) vs alone %.4f / %.4f;"
-                + " embedAll vs alone %.4f / %.4f%n", sample.size(), withLangchain4j[0], withLangchain4j[1],
-                runsAndRequests[1], runsAndRequests[0], batchedWithAlone[0], batchedWithAlone[1], embedAllWithAlone[0],
-                embedAllWithAlone[1]);
-        if (withLangchain4j[0] < 0.9999 || batchedWithAlone[0] < LOWEST_AGREEMENT
-                || embedAllWithAlone[0] < LOWEST_AGREEMENT) {
-            throw new IllegalStateException("The embeddings disagree, so the figures would compare different work:\n" + line);
+        StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "   answers, cosine to ours alone over %d"
+                + " sentences (lowest / mean): langchain4j %.6f / %.6f", sample.size(), withLangchain4j[0],
+                withLangchain4j[1]));
+        boolean agree = withLangchain4j[0] >= 0.9999;
+        for (InferenceModel model : List.of(onnx, regardless)) {
+            try (BatchingInferenceModel batching = batching(model, tokenizer, 0)) {
+                double[] cosines = cosines(concurrently(sample, new TextModel(batching, tokenizer, settings)::embed),
+                        alone);
+                long[] runsAndRequests = batching.runsAndRequests();
+                line.append(String.format(Locale.ROOT, "; %s (%d requests in %d runs) %.4f / %.4f",
+                        model == onnx ? "ours batched" : "ours batched regardless", runsAndRequests[1],
+                        runsAndRequests[0], cosines[0], cosines[1]));
+                agree &= cosines[0] >= LOWEST_AGREEMENT;
+            }
+        }
+        double[] embedAll = cosines(ours.embedAll(sample), alone);
+        line.append(String.format(Locale.ROOT, "; embedAll %.4f / %.4f%n", embedAll[0], embedAll[1]));
+        if (!agree || embedAll[0] < LOWEST_AGREEMENT) {
+            throw new IllegalStateException("The embeddings disagree, so the figures would compare different work:\n"
+                    + line);
+        }
+        return line.toString();
+    }
+
+    /** The same for the worker: its answers, from 32 threads at once, against ours alone in process. */
+    private static String workerAgreement(List<String> sample, TextModel ours, TextModel throughWorker)
+            throws Exception {
+        double[] cosines = cosines(concurrently(sample, throughWorker::embed), concurrently(sample, ours::embed));
+        String line = String.format(Locale.ROOT, "   answers through the worker, cosine to ours alone (lowest / mean):"
+                + " %.4f / %.4f%n", cosines[0], cosines[1]);
+        if (cosines[0] < LOWEST_AGREEMENT) {
+            throw new IllegalStateException("The worker's embeddings disagree with ours in process:\n" + line);
         }
         return line;
+    }
+
+    /** {@code embed} of each text, from 32 threads at once, in the texts' order. */
+    private static List<float[]> concurrently(List<String> texts, Function<String, float[]> embed) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(32);
+        try {
+            List<Future<float[]>> answers = new ArrayList<>();
+            for (String text : texts) {
+                answers.add(pool.submit(() -> embed.apply(text)));
+            }
+            List<float[]> vectors = new ArrayList<>();
+            for (Future<float[]> answer : answers) {
+                vectors.add(answer.get());
+            }
+            return vectors;
+        } finally {
+            pool.shutdown();
+        }
     }
 
     /** The lowest and the mean cosine similarity of {@code a}'s vectors with {@code b}'s, pair by pair. */
@@ -230,10 +318,10 @@ final class TextHarness {
     /**
      * {@code callers} platform threads calling {@code embed} in a loop, each from its own place in {@code sentences}:
      * throughput and latency of the calls that ended within the measured window, and from {@code batching} (null if
-     * none) the mean batch of that window and the padding waste of the model's life.
+     * nothing batches) the mean batch of that window and the padding waste of the batcher's life.
      */
     static Load drive(String configuration, int callers, List<String> sentences, Function<String, float[]> embed,
-            BatchingInferenceModel batching) throws InterruptedException {
+            Counts batching) throws InterruptedException {
         long begin = System.nanoTime();
         long from = begin + WARM_UP_NANOS;
         long until = from + MEASURE_NANOS;
@@ -267,9 +355,9 @@ final class TextHarness {
             }));
         }
         sleepUntil(from);
-        long[] before = batching == null ? null : batching.runsAndRequests();
+        long[] before = batching == null ? null : batching.runsAndRequests().get();
         sleepUntil(until);
-        long[] after = batching == null ? null : batching.runsAndRequests();
+        long[] after = batching == null ? null : batching.runsAndRequests().get();
         for (Thread thread : threads) {
             thread.join();
         }
@@ -288,7 +376,7 @@ final class TextHarness {
                 : (double) (after[1] - before[1]) / Math.max(after[0] - before[0], 1);
         Load load = new Load(configuration, callers, all.length, all.length / (MEASURE_NANOS / 1e9),
                 percentile(all, 50) / 1e6, percentile(all, 99) / 1e6, meanBatch,
-                batching == null ? Double.NaN : batching.paddingWaste());
+                batching == null ? Double.NaN : batching.paddingWaste().getAsDouble());
         System.out.print("text:" + load.line());
         return load;
     }
@@ -308,15 +396,17 @@ final class TextHarness {
 
     private static String loads(List<Load> loads, BenchmarkData data) {
         StringBuilder report = new StringBuilder("embed(sentence) from concurrent callers:\n");
-        report.append(String.format(Locale.ROOT, "   %-42s %7s %13s %9s %9s %11s %8s%n", "configuration", "callers",
+        report.append(String.format(Locale.ROOT, "   %-48s %7s %13s %9s %9s %11s %8s%n", "configuration", "callers",
                 "embeddings/s", "p50 ms", "p99 ms", "mean batch", "padding"));
-        for (Load load : loads) {
+        List<String> order = List.of(BATCHED, FORCED, UNBATCHED, WORKER, LANGCHAIN4J);
+        for (Load load : loads.stream().sorted(Comparator.comparingInt((Load load) -> order.indexOf(load.configuration()))
+                .thenComparingInt(Load::callers)).toList()) {
             report.append(load.line());
             data.add("text-throughput", load.configuration(), Integer.toString(load.callers()), load.perSecond(),
                     "embeddings/s");
             data.add("text-latency", load.configuration(), Integer.toString(load.callers()), load.p99Millis(), "ms");
         }
-        for (String ours : List.of(BATCHED, BATCHED_BUCKETS, UNBATCHED)) {
+        for (String ours : List.of(BATCHED, FORCED, UNBATCHED, WORKER)) {
             Load one = find(loads, ours, 1);
             Load many = find(loads, ours, 64);
             Load theirsOne = find(loads, LANGCHAIN4J, 1);
@@ -381,9 +471,9 @@ final class TextHarness {
     }
 
     private static String padding(List<Load> padded, BenchmarkData data) {
-        StringBuilder report = new StringBuilder("padding to a batch's longest sentence, 64 callers, max batch "
-                + MAX_BATCH + " (padding: the share of padded positions that were padding):\n");
-        report.append(String.format(Locale.ROOT, "   %-42s %7s %13s %9s %9s %11s %8s%n", "length buckets", "callers",
+        StringBuilder report = new StringBuilder("padding to a batch's longest sentence, 64 callers, batched regardless,"
+                + " max batch " + MAX_BATCH + " (padding: the share of padded positions that were padding):\n");
+        report.append(String.format(Locale.ROOT, "   %-48s %7s %13s %9s %9s %11s %8s%n", "length buckets", "callers",
                 "embeddings/s", "p50 ms", "p99 ms", "mean batch", "padding"));
         Load none = padded.get(0);
         for (Load load : padded) {
