@@ -1,5 +1,21 @@
 package io.quarkiverse.modelsharing.benchmarks;
 
+import java.io.UncheckedIOException;
+
+import java.io.IOException;
+
+import java.io.InputStream;
+
+import io.quarkiverse.modelsharing.text.Pooling;
+
+import io.quarkiverse.modelsharing.text.TextSettings;
+
+import io.quarkiverse.modelsharing.text.TextTokenizer;
+
+import io.quarkiverse.modelsharing.text.TextModel;
+
+import io.quarkiverse.modelsharing.inference.InferenceModel;
+
 import java.util.concurrent.TimeUnit;
 
 import org.openjdk.jmh.annotations.Benchmark;
@@ -40,8 +56,20 @@ public class EmbeddingThroughputBenchmark {
         registry = ModelRegistry.builder().build();
         registry.register("minilm", OnnxModelLoader.of("minilm",
                 ModelSource.classpath("all-minilm-l6-v2-q.onnx", EmbeddingThroughputBenchmark.class.getClassLoader())));
-        ours = new Embedder(new RegistryInferenceModel(registry, "minilm"));
+        ours = embedder(new RegistryInferenceModel(registry, "minilm"));
         theirs = new AllMiniLmL6V2QuantizedEmbeddingModel();
+    }
+
+    /** The demo's embedder over {@code model}, with the tokenizer all-MiniLM-L6-v2-q ships. */
+    static Embedder embedder(InferenceModel model) {
+        try (InputStream json = EmbeddingThroughputBenchmark.class.getClassLoader()
+                .getResourceAsStream("all-minilm-l6-v2-q-tokenizer.json")) {
+            return new Embedder(new TextModel(model,
+                    TextTokenizer.read(json, "all-minilm-l6-v2-q-tokenizer.json", 512),
+                    TextSettings.embedding(Pooling.MEAN)));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     @TearDown(Level.Trial)

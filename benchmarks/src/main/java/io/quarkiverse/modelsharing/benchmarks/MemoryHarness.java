@@ -78,7 +78,7 @@ public final class MemoryHarness {
         CountDownLatch done = new CountDownLatch(CALLERS);
         for (InferenceModel model : models) {
             Thread.ofPlatform().start(() -> {
-                Embedder embedder = new Embedder(model);
+                Embedder embedder = EmbeddingThroughputBenchmark.embedder(model);
                 for (int i = 0; i < 20; i++) {
                     embedder.embed(EmbeddingThroughputBenchmark.SENTENCE);
                 }

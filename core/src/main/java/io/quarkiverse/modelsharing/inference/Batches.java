@@ -4,7 +4,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -265,9 +264,5 @@ public final class Batches {
             case I8, U8, BOOL -> one.set(ValueLayout.JAVA_BYTE, 0, (byte) (long) value);
         }
         return one.toArray(ValueLayout.JAVA_BYTE);
-    }
-
-    static String describe(long[] shape) {
-        return Arrays.toString(shape);
     }
 }

@@ -1,9 +1,7 @@
 package io.quarkiverse.modelsharing.inference;
 
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -43,8 +41,9 @@ public record Padding(Map<String, Double> padValues, int dimension, Set<String> 
         if (bucketWidth < 0) {
             throw new IllegalArgumentException("the bucket width is " + bucketWidth + "; it must be 0 (none) or more");
         }
-        padValues = Collections.unmodifiableMap(new LinkedHashMap<>(padValues));
-        sequenceOutputs = Collections.unmodifiableSet(new LinkedHashSet<>(sequenceOutputs));
+        // sorted: one padding has one text, whichever order it was configured in (workers compare the texts)
+        padValues = Collections.unmodifiableMap(new java.util.TreeMap<>(padValues));
+        sequenceOutputs = Collections.unmodifiableSet(new java.util.TreeSet<>(sequenceOutputs));
     }
 
     /** A text encoder's padding: token ids with {@code padId}, the mask and the token types with 0. */
@@ -101,8 +100,8 @@ public record Padding(Map<String, Double> padValues, int dimension, Set<String> 
     }
 
     /**
-     * The canonical text of this padding, which {@link #parse} reads back:
-     * {@code input_ids=0,attention_mask=0;dimension=1;outputs=last_hidden_state;bucket=16}.
+     * The canonical text of this padding, names sorted, which {@link #parse} reads back:
+     * {@code attention_mask=0,input_ids=0;dimension=1;outputs=last_hidden_state;bucket=16}.
      */
     @Override
     public String toString() {
@@ -137,7 +136,7 @@ public record Padding(Map<String, Double> padValues, int dimension, Set<String> 
             }
         }
         String outputs = parts[2].substring("outputs=".length());
-        Set<String> sequence = outputs.isEmpty() ? Set.of() : new LinkedHashSet<>(List.of(outputs.split(",")));
+        Set<String> sequence = outputs.isEmpty() ? Set.of() : new java.util.TreeSet<>(List.of(outputs.split(",")));
         try {
             return new Padding(values, Integer.parseInt(parts[1].substring("dimension=".length())), sequence,
                     Integer.parseInt(parts[3].substring("bucket=".length())));
@@ -179,7 +178,4 @@ public record Padding(Map<String, Double> padValues, int dimension, Set<String> 
         return toString().hashCode();
     }
 
-    static String shapeOf(Tensor tensor) {
-        return Arrays.toString(tensor.shape());
-    }
 }

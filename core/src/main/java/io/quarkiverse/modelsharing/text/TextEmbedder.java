@@ -27,4 +27,7 @@ public interface TextEmbedder {
 
     /** The number of dimensions of an embedding. */
     int dimension();
+
+    /** How many tokens the model reads for {@code text}, its special tokens ([CLS], [SEP]) included. */
+    int countTokens(String text);
 }

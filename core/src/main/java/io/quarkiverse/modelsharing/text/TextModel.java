@@ -112,6 +112,11 @@ public final class TextModel implements TextEmbedder, TextScorer, TextClassifier
     }
 
     @Override
+    public int countTokens(String text) {
+        return tokenizer.encode(text).length();
+    }
+
+    @Override
     public float score(String query, String passage) {
         require(TextTask.SCORING, "score");
         return run(List.of(tokens(query, passage))).get(0)[0];

@@ -123,7 +123,7 @@ class PaddingTest {
     void readsBackTheTextItWritesAndNamesWhatIsWrong() {
         Padding padding = new Padding(Map.of("input_ids", 0.0, "mask", 0.5), 1, Set.of("hidden"), 16);
         assertEquals(padding, Padding.parse(padding.toString()));
-        assertEquals("input_ids=7,attention_mask=0;dimension=1;outputs=hidden;bucket=0", TEXT.toString());
+        assertEquals("attention_mask=0,input_ids=7;dimension=1;outputs=hidden;bucket=0", TEXT.toString());
         assertEquals("padding 'x' is not <input>=<value>,...;dimension=<n>;outputs=<output>,...;bucket=<n>",
                 assertThrows(IllegalArgumentException.class, () -> Padding.parse("x")).getMessage());
         assertEquals("padding 'a=b;dimension=1;outputs=;bucket=0': the pad value of 'a' is not a number",

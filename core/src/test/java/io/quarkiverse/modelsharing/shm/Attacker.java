@@ -42,6 +42,7 @@ final class Attacker {
                 case "slowloris" -> slowloris(socket);
                 case "connections" -> connections(socket);
                 case "nonreader" -> nonReader(socket);
+                case "padding" -> padding(socket);
                 default -> throw new IllegalArgumentException(attack);
             };
             System.out.println(attack + ": " + outcome);
@@ -131,6 +132,20 @@ final class Attacker {
             channel.write(new Frame.Infer(8, "affine", 5000, List.of(x, x)));
             said.add(describe(channel.read()));
             channel.write(new Frame.Release(first.requestId()));
+        }
+        return String.join(" | ", said);
+    }
+
+    /** Loads that give a model padding text that is not one, and a padding the worker was not started with. */
+    private static String padding(Path socket) throws Exception {
+        List<String> said = new ArrayList<>();
+        try (FrameChannel channel = channel(socket)) {
+            channel.write(new Frame.Load(20, "affine", "x=oops;dimension=1;outputs=;bucket=0"));
+            said.add(describe(channel.read()));
+            channel.write(new Frame.Load(21, "affine", "x=0;dimension=1;outputs=;bucket=0"));
+            said.add(describe(channel.read()));
+            channel.write(new Frame.Load(22, "affine"));
+            said.add(describe(channel.read()));
         }
         return String.join(" | ", said);
     }

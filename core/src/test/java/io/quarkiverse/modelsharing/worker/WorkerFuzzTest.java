@@ -87,12 +87,12 @@ class WorkerFuzzTest {
                 long baseFds = fds(worker);
 
                 Process attacker = PeerChild.command("attack", socket.toString(),
-                        "garbage,mutated,shapes,duplicates,huge,slowloris,connections,nonreader").start();
+                        "garbage,mutated,shapes,duplicates,huge,slowloris,connections,nonreader,padding").start();
                 List<String> said = new String(attacker.getInputStream().readAllBytes()).lines().toList();
                 assertTrue(attacker.waitFor(120, TimeUnit.SECONDS));
                 assertEquals(0, attacker.exitValue(), said.toString());
                 said.forEach(line -> System.out.println("attacker said: " + line));
-                assertEquals(8, said.size(), said.toString());
+                assertEquals(9, said.size(), said.toString());
                 assertEquals("garbage: 200 of 200 closed by the worker", said.get(0));
                 assertTrue(said.get(1).startsWith("mutated: 100 mutated frames: "), said.get(1));
                 assertEquals("shapes: 60 of 120 refused", said.get(2), "[0,4] [3,4] [2,4] fit the model; the rest not");
@@ -104,6 +104,11 @@ class WorkerFuzzTest {
                 assertEquals("connections: 500 of 500 ended by the worker (refused, or past the hello timeout)",
                         said.get(6));
                 assertTrue(said.get(7).startsWith("nonreader: disconnected"), said.get(7));
+                assertEquals("padding: PROTOCOL padding 'x=oops;dimension=1;outputs=;bucket=0': the pad value of 'x' is"
+                        + " not a number | LOAD_FAILED Model 'affine' was started with no padding; a load cannot give it"
+                        + " padding x=0;dimension=1;outputs=;bucket=0: start the worker with --padding"
+                        + " affine=x=0;dimension=1;outputs=;bucket=0 | Loaded", said.get(8),
+                        "the model's padding is the worker's, and the connection goes on after each refusal");
 
                 int before = answered.get();
                 deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);

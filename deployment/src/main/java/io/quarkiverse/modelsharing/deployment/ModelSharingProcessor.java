@@ -27,9 +27,14 @@ import io.quarkiverse.modelsharing.registry.ModelRegistry;
 import io.quarkiverse.modelsharing.runtime.ModelHandleDestroyer;
 import io.quarkiverse.modelsharing.runtime.ModelSharingBuildTimeConfig;
 import io.quarkiverse.modelsharing.runtime.ModelSharingRecorder;
+import io.quarkiverse.modelsharing.runtime.TextModelShape;
 import io.quarkiverse.modelsharing.runtime.health.ModelSharingHealthCheck;
 import io.quarkiverse.modelsharing.runtime.metrics.ModelSharingMeterBinder;
 import io.quarkiverse.modelsharing.runtime.worker.WorkerPool;
+import io.quarkiverse.modelsharing.text.TextClassifier;
+import io.quarkiverse.modelsharing.text.TextEmbedder;
+import io.quarkiverse.modelsharing.text.TextModel;
+import io.quarkiverse.modelsharing.text.TextScorer;
 import io.quarkus.arc.deployment.AdditionalBeanBuildItem;
 import io.quarkus.arc.deployment.SyntheticBeanBuildItem;
 import io.quarkus.deployment.annotations.BuildProducer;
@@ -72,12 +77,26 @@ class ModelSharingProcessor {
         config.models().forEach((name, model) -> paths.put(name, model.path()));
         ClassLoader classLoader = Thread.currentThread().getContextClassLoader();
         List<String> problems = new ArrayList<>(ModelValidator.checkFiles(paths, classLoader));
+        Map<String, TextModelShape> texts = new TreeMap<>();
+        config.models().forEach((name, model) -> {
+            if (model.tokenizer().isPresent()) {
+                TextModelShape text = TextModelValidator.check(name, model, classLoader, problems);
+                if (text != null) {
+                    texts.put(name, text);
+                }
+            }
+        });
         for (AnnotationInstance usage : index.getIndex().getAnnotations(MODEL)) {
             AnnotationValue value = usage.value();
             String name = value == null ? "" : value.asString();
             if (!paths.containsKey(name)) {
                 problems.add("@Model(\"" + name + "\") on " + describe(usage.target()) + " names no configured model;"
                         + " configure it with quarkus.model-sharing.models.\"" + name + "\".path=<file or classpath:resource>");
+                continue;
+            }
+            String text = TextModelValidator.checkInjection(usage, name, texts, describe(usage.target()));
+            if (text != null) {
+                problems.add(text);
             }
         }
         if (!problems.isEmpty()) {
@@ -87,7 +106,11 @@ class ModelSharingProcessor {
                 // Copied into the running application on change, without a restart: the registry reloads the model.
                 .forEach(path -> watchedFiles.produce(new HotDeploymentWatchedFileBuildItem(
                         path.substring(ModelSource.CLASSPATH_PREFIX.length()), false)));
-        return new ConfiguredModelsBuildItem(paths);
+        config.models().forEach((name, model) -> model.tokenizer()
+                .filter(location -> location.startsWith(ModelSource.CLASSPATH_PREFIX))
+                .ifPresent(location -> watchedFiles.produce(new HotDeploymentWatchedFileBuildItem(
+                        location.substring(ModelSource.CLASSPATH_PREFIX.length()), true))));
+        return new ConfiguredModelsBuildItem(paths, texts);
     }
 
     @BuildStep
@@ -103,7 +126,8 @@ class ModelSharingProcessor {
     @Record(ExecutionTime.RUNTIME_INIT)
     WorkerPoolBuildItem createWorkerPool(ModelSharingRecorder recorder, ConfiguredModelsBuildItem models,
             TensorAllocatorBuildItem allocator, ShutdownContextBuildItem shutdown) {
-        return new WorkerPoolBuildItem(recorder.createWorkerPool(models.paths(), allocator.allocator(), shutdown));
+        return new WorkerPoolBuildItem(recorder.createWorkerPool(models.paths(), models.texts(), allocator.allocator(),
+                shutdown));
     }
 
     @BuildStep
@@ -131,8 +155,23 @@ class ModelSharingProcessor {
                     .qualifiers(qualifier)
                     .setRuntimeInit()
                     .unremovable()
-                    .supplier(recorder.inferenceModel(registry.registry(), workers.pool(), name))
+                    .supplier(recorder.inferenceModel(registry.registry(), workers.pool(), name, models.texts().get(name)))
                     .done());
+            TextModelShape text = models.texts().get(name);
+            if (text != null) {
+                SyntheticBeanBuildItem.ExtendedBeanConfigurator textBean = SyntheticBeanBuildItem.configure(TextModel.class)
+                        .types(TextModel.class, switch (text.getTask()) {
+                            case EMBEDDING -> TextEmbedder.class;
+                            case SCORING -> TextScorer.class;
+                            case CLASSIFICATION -> TextClassifier.class;
+                        })
+                        .scope(Singleton.class)
+                        .qualifiers(qualifier)
+                        .setRuntimeInit()
+                        .unremovable()
+                        .supplier(recorder.textModel(registry.registry(), workers.pool(), name, text));
+                beans.produce(textBean.done());
+            }
             beans.produce(SyntheticBeanBuildItem.configure(ModelHandle.class)
                     .types(handleType)
                     .scope(Dependent.class)

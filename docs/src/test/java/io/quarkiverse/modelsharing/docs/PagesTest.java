@@ -27,7 +27,7 @@ class PagesTest {
     /** Capitalized names the pages use for what is not a Java type, or not one of this module's class path. */
     static final Set<String> NOT_JAVA = Set.of(
             "ModelProto", "TensorProto", // ONNX's protobuf messages
-            "ReduceSum", "Abs", // ONNX operators in the benchmarks' models
+            "ReduceSum", "Abs", "DynamicQuantizeLinear", // ONNX operators in the pages
             "DLManagedTensorVersioned", // DLPack's C struct
             "VmRSS", // a field of /proc/<pid>/status
             "QuarkusTest"); // io.quarkus:quarkus-junit's annotation, which the demo's tests use

@@ -31,8 +31,30 @@ class SnippetsTest {
     @RegisterExtension
     static final QuarkusUnitTest app = new QuarkusUnitTest()
             .withApplicationRoot(jar -> jar.addClasses(Embeddings.class, InjectionPoints.class, SharedTensors.class,
-                    TensorEvents.class))
-            .overrideConfigKey("quarkus.model-sharing.models.embedder.path", "classpath:all-minilm-l6-v2-q.onnx");
+                    TensorEvents.class, TextSearch.class, LangChain4jEmbeddings.class))
+            .overrideConfigKey("quarkus.model-sharing.models.embedder.path", "classpath:all-minilm-l6-v2-q.onnx")
+            // the text models page's configuration
+            .overrideConfigKey("quarkus.model-sharing.models.minilm.path", "classpath:all-minilm-l6-v2-q.onnx")
+            .overrideConfigKey("quarkus.model-sharing.models.minilm.tokenizer", "classpath:all-minilm-l6-v2-q-tokenizer.json")
+            .overrideConfigKey("quarkus.model-sharing.langchain4j.embedding-model", "minilm");
+
+    @Inject
+    TextSearch search;
+
+    @Inject
+    LangChain4jEmbeddings langchain4j;
+
+    @Test
+    void textSearchFindsThePassageClosestInMeaning() {
+        java.util.List<String> passages = java.util.List.of("The cat sat on the mat.",
+                "Shared memory lets processes read the same bytes without copying them.",
+                "Paris is the capital of France.");
+        assertEquals(java.util.List.of("Shared memory lets processes read the same bytes without copying them."),
+                search.closest("zero-copy tensors between processes", passages, 1));
+        float[] vector = langchain4j.embed("Hello world").vector();
+        assertEquals(384, vector.length, "langchain4j's EmbeddingModel is the shared minilm text model");
+        assertEquals(1.0, TextSearch.dot(vector, vector), 1e-5, "normalized, as the page says");
+    }
 
     @Inject
     Embeddings embeddings;

@@ -2,7 +2,9 @@ package io.quarkiverse.modelsharing.runtime;
 
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 
+import io.quarkiverse.modelsharing.text.TextTask;
 import io.quarkus.runtime.annotations.ConfigDocMapKey;
 import io.quarkus.runtime.annotations.ConfigDocSection;
 import io.quarkus.runtime.annotations.ConfigPhase;
@@ -24,6 +26,14 @@ public interface ModelSharingBuildTimeConfig {
     @ConfigDocSection
     @ConfigDocMapKey("model-name")
     Map<String, ModelBuildTimeConfig> models();
+
+    /**
+     * The text embedder (a model with a tokenizer and {@code task=embedding}) that is also the application's default
+     * langchain4j {@code EmbeddingModel}, for quarkus-langchain4j's embedding stores and retrievers. Whatever this
+     * says, {@code @Inject @Model("name") EmbeddingModel} gives any text embedder as one when langchain4j is present.
+     */
+    @WithName("langchain4j.embedding-model")
+    Optional<String> langchain4jEmbeddingModel();
 
     /**
      * Whether the readiness health check reports the models, when SmallRye Health is present.
@@ -72,5 +82,20 @@ public interface ModelSharingBuildTimeConfig {
          * the file or resource is missing or is not a valid ONNX model.
          */
         String path();
+
+        /**
+         * A Hugging Face {@code tokenizer.json} for a text model, as a file path or {@code classpath:} resource (e.g.
+         * the one a langchain4j model artifact ships). With it, {@code @Model("name")} also injects the text API of
+         * the model's {@code task}: {@code TextEmbedder}, {@code TextScorer} or {@code TextClassifier}. The build
+         * fails if it is missing, or if the model does not read {@code input_ids} and {@code attention_mask}.
+         */
+        Optional<String> tokenizer();
+
+        /**
+         * What a text model (one with a {@code tokenizer}) computes: {@code embedding} (a {@code TextEmbedder}),
+         * {@code scoring} with a cross-encoder ({@code TextScorer}) or {@code classification} ({@code TextClassifier}).
+         */
+        @WithDefault("embedding")
+        TextTask task();
     }
 }

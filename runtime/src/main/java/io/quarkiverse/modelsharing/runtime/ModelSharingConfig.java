@@ -6,9 +6,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.Set;
 
 import io.quarkiverse.modelsharing.onnx.OnnxSessionSettings.OptimizationLevel;
 import io.quarkiverse.modelsharing.registry.EvictionPolicy;
+import io.quarkiverse.modelsharing.text.Pooling;
 import io.quarkus.runtime.annotations.ConfigDocMapKey;
 import io.quarkus.runtime.annotations.ConfigDocSection;
 import io.quarkus.runtime.annotations.ConfigPhase;
@@ -294,6 +296,110 @@ public interface ModelSharingConfig {
          * the file, plus 4 MiB) if unset.
          */
         Optional<MemorySize> memoryEstimate();
+
+        /**
+         * How a text embedder pools its token vectors: {@code mean} over the real tokens (all-MiniLM, e5), {@code cls},
+         * the first token (BGE), or {@code max}. A model that outputs pooled embeddings ({@code sentence_embedding})
+         * is not pooled again.
+         */
+        @WithDefault("mean")
+        Pooling pooling();
+
+        /**
+         * A sentence-transformers {@code 1_Pooling/config.json} (file path or {@code classpath:} resource) whose
+         * {@code pooling_mode_*} decides the pooling instead of {@code pooling}.
+         */
+        Optional<String> poolingConfig();
+
+        /**
+         * Whether a text embedder scales its embeddings to unit length, as sentence-transformers' Normalize does.
+         */
+        @WithDefault("true")
+        boolean normalize();
+
+        /**
+         * The most tokens, special ones included, that a text model reads: BERT's 512 positions by default.
+         */
+        @WithDefault("512")
+        int maxTokens();
+
+        /**
+         * Whether a text longer than {@code max-tokens} is cut to it; otherwise it is refused with a
+         * {@code TextException}.
+         */
+        @WithDefault("false")
+        boolean truncate();
+
+        /**
+         * A text classifier's labels, in the order of its logits; {@code LABEL_0}, {@code LABEL_1}, ... if unset.
+         */
+        Optional<List<String>> labels();
+
+        /**
+         * Dynamic batching of this model's concurrent requests in process, and how requests of different lengths are
+         * padded to batch (in process and in workers).
+         */
+        BatchingConfig batching();
+    }
+
+    interface BatchingConfig {
+
+        /**
+         * Whether concurrent calls run together as one batch. On by default for text models (those with a
+         * tokenizer), whose padding the extension knows; off for others unless set. A dynamically quantized model
+         * is never batched: its answers would depend on what it is batched with. In workers, this decides whether
+         * the model's padding is sent to them; the workers batch by {@code workers.max-batch}.
+         */
+        Optional<Boolean> enabled();
+
+        /**
+         * The most rows one batch holds.
+         */
+        @WithDefault("32")
+        int maxBatch();
+
+        /**
+         * How long a batch waits for more requests once a run slot is free. 0 (the default) runs what has queued at
+         * once: a lone caller never waits, and under load the batch is what queued during the previous run.
+         */
+        @WithDefault("0s")
+        Duration maxDelay();
+
+        /**
+         * How many batches of this model may run at once. One is best on CPU, where a run uses every core through
+         * {@code intra-op-threads}.
+         */
+        @WithDefault("1")
+        int concurrentRuns();
+
+        /**
+         * With padding, batch only requests whose lengths fall in the same bucket of this many positions, to bound
+         * the padding a short text pays for a long one; 0 batches any lengths together.
+         */
+        @WithDefault("0")
+        int bucketWidth();
+
+        /**
+         * The inputs padded to the batch's longest request, with the value each is padded with, e.g.
+         * {@code batching.pad."input_ids"=0}. Unset for a text model: {@code input_ids} with the tokenizer's pad id,
+         * {@code attention_mask} and {@code token_type_ids} with 0. Unset for another model: nothing is padded, and
+         * only requests of one shape batch.
+         */
+        @ConfigDocMapKey("input-name")
+        Map<String, Double> pad();
+
+        /**
+         * The dimension that padded inputs grow along: 1 for {@code [batch, sequence]}.
+         */
+        @WithDefault("1")
+        int padDimension();
+
+        /**
+         * The outputs whose {@code pad-dimension} follows the padded inputs, so that each request gets its own length
+         * back. Unset for a text model: every output of rank 3 or more whose first two dimensions are free (e.g.
+         * {@code last_hidden_state}); for another model, none.
+         */
+        Optional<Set<String>> sequenceOutputs();
     }
 
     enum LoadMode {

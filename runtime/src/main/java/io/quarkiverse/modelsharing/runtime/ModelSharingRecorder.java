@@ -1,5 +1,8 @@
 package io.quarkiverse.modelsharing.runtime;
 
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -7,12 +10,15 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
 import org.jboss.logging.Logger;
 
 import io.quarkiverse.modelsharing.ModelSharingException;
+import io.quarkiverse.modelsharing.inference.BatchingInferenceModel;
 import io.quarkiverse.modelsharing.inference.InferenceModel;
+import io.quarkiverse.modelsharing.inference.Padding;
 import io.quarkiverse.modelsharing.inference.RegistryInferenceModel;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.onnx.OnnxModel;
@@ -22,6 +28,7 @@ import io.quarkiverse.modelsharing.onnx.OnnxSessionSettings;
 import io.quarkiverse.modelsharing.registry.ModelHandle;
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
 import io.quarkiverse.modelsharing.registry.RegistrySettings;
+import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.BatchingConfig;
 import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.LoadMode;
 import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.ModelRuntimeConfig;
 import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.Placement;
@@ -36,6 +43,10 @@ import io.quarkiverse.modelsharing.shm.SharedMemory;
 import io.quarkiverse.modelsharing.shm.SharedMemoryPool;
 import io.quarkiverse.modelsharing.shm.SharedMemorySettings;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
+import io.quarkiverse.modelsharing.text.Pooling;
+import io.quarkiverse.modelsharing.text.TextModel;
+import io.quarkiverse.modelsharing.text.TextSettings;
+import io.quarkiverse.modelsharing.text.TextTokenizer;
 import io.quarkus.runtime.RuntimeValue;
 import io.quarkus.runtime.ShutdownContext;
 import io.quarkus.runtime.annotations.Recorder;
@@ -49,6 +60,13 @@ public class ModelSharingRecorder {
     private static final Logger LOG = Logger.getLogger(ModelSharingRecorder.class);
 
     private final RuntimeValue<ModelSharingConfig> config;
+
+    /**
+     * Each model's placement-transparent handle, shared by its {@code InferenceModel} and text beans so that all
+     * their callers batch in one queue; and each text model's tokenizer. Emptied (and closed) at shutdown.
+     */
+    private static final Map<String, InferenceModel> PLACED = new ConcurrentHashMap<>();
+    private static final Map<String, TextTokenizer> TOKENIZERS = new ConcurrentHashMap<>();
 
     public ModelSharingRecorder(RuntimeValue<ModelSharingConfig> config) {
         this.config = config;
@@ -80,6 +98,7 @@ public class ModelSharingRecorder {
                 .idleTimeout(idle.isZero() ? null : idle)
                 .build();
         shutdown.addShutdownTask(registry::close);
+        shutdown.addShutdownTask(ModelSharingRecorder::closeShared);
         ClassLoader classLoader = Thread.currentThread().getContextClassLoader();
         paths.forEach((name, path) -> registry.register(name, loader(name, ModelSource.parse(path, classLoader))));
         if (watchFiles) {
@@ -118,8 +137,8 @@ public class ModelSharingRecorder {
      * The workers that serve the models placed in them: none if every model runs in process; otherwise the managed
      * workers, started and waited for here, or the external daemon.
      */
-    public RuntimeValue<WorkerPool> createWorkerPool(Map<String, String> paths, RuntimeValue<TensorAllocator> allocator,
-            ShutdownContext shutdown) {
+    public RuntimeValue<WorkerPool> createWorkerPool(Map<String, String> paths, Map<String, TextModelShape> texts,
+            RuntimeValue<TensorAllocator> allocator, ShutdownContext shutdown) {
         ModelSharingConfig all = config.getValue();
         Map<String, String> placed = new TreeMap<>();
         paths.forEach((name, path) -> {
@@ -131,6 +150,13 @@ public class ModelSharingRecorder {
             return new RuntimeValue<>(WorkerPool.none());
         }
         WorkersConfig workers = all.workers();
+        Map<String, Padding> paddings = new TreeMap<>();
+        placed.keySet().forEach(name -> {
+            Padding padding = padding(name, texts.get(name));
+            if (padding != null) {
+                paddings.put(name, padding);
+            }
+        });
         WorkerPool pool;
         if (workers.mode() == WorkerMode.EXTERNAL) {
             Path socket = workers.socket().orElseThrow(() -> new ModelSharingException("Models " + placed.keySet()
@@ -139,14 +165,14 @@ public class ModelSharingRecorder {
             Map<String, String> register = workers.registerModels() ? placed : Map.of();
             pool = workers.sharedDaemonLinger()
                     .map(linger -> WorkerPool.sharedDaemon(socket, linger, allocator.getValue(), workers.timeout(),
-                            register, workers.heartbeatInterval(), workers.heartbeatTimeout()))
+                            register, paddings, workers.heartbeatInterval(), workers.heartbeatTimeout()))
                     .orElseGet(() -> WorkerPool.external(socket, allocator.getValue(), workers.timeout(), register,
-                            workers.heartbeatInterval(), workers.heartbeatTimeout()));
+                            paddings, workers.heartbeatInterval(), workers.heartbeatTimeout()));
         } else {
             List<String> options = List.of("--threads", Integer.toString(workers.threads()), "--queue",
                     Integer.toString(workers.queue()), "--max-batch", Integer.toString(workers.maxBatch()), "--max-delay",
                     workers.maxDelay().toMillis() + "ms", "--timeout", workers.timeout().toSeconds() + "s");
-            pool = WorkerPool.managed(workers.devices(), workers.perDevice(), placed, options,
+            pool = WorkerPool.managed(workers.devices(), workers.perDevice(), placed, paddings, options,
                     all.sharedMemory().directory(), allocator.getValue(), workers.startTimeout(), workers.timeout(),
                     workers.stablePeriod(), workers.heartbeatInterval(), workers.heartbeatTimeout());
         }
@@ -162,13 +188,102 @@ public class ModelSharingRecorder {
         return new RuntimeValue<>(pool);
     }
 
-    /** The placement-transparent inference handle for {@code @Model("name") InferenceModel}. */
+    /**
+     * The placement-transparent inference handle for {@code @Model("name") InferenceModel}: in process, batched if
+     * the model's batching is on; in workers, which batch themselves.
+     *
+     * @param text what the build found of a text model's inputs and outputs, or null for another model
+     */
     public Supplier<InferenceModel> inferenceModel(RuntimeValue<ModelRegistry> registry, RuntimeValue<WorkerPool> workers,
-            String name) {
-        Duration timeout = config.getValue().workers().timeout();
-        return () -> modelConfig(name).placement() == Placement.WORKER
-                ? new WorkerPlacedModel(name, workers.getValue(), timeout)
-                : new RegistryInferenceModel(registry.getValue(), name);
+            String name, TextModelShape text) {
+        return () -> placed(registry, workers, name, text);
+    }
+
+    /** The text API of {@code @Model("name")} for a model configured with a tokenizer, over its shared handle. */
+    public Supplier<TextModel> textModel(RuntimeValue<ModelRegistry> registry, RuntimeValue<WorkerPool> workers,
+            String name, TextModelShape text) {
+        return () -> {
+            ModelRuntimeConfig model = modelConfig(name);
+            Pooling pooling = model.poolingConfig().map(location -> Pooling.fromSentenceTransformers(
+                    new String(read(name, "pooling-config", location), StandardCharsets.UTF_8))).orElse(model.pooling());
+            TextSettings settings = new TextSettings(text.task(), pooling, model.normalize(), model.maxTokens(),
+                    model.truncate(), model.labels().orElse(List.of()), model.batching().maxBatch());
+            return new TextModel(placed(registry, workers, name, text), tokenizer(name, text), settings);
+        };
+    }
+
+    private InferenceModel placed(RuntimeValue<ModelRegistry> registry, RuntimeValue<WorkerPool> workers, String name,
+            TextModelShape text) {
+        return PLACED.computeIfAbsent(name, key -> {
+            ModelRuntimeConfig model = modelConfig(name);
+            if (model.placement() == Placement.WORKER) {
+                return new WorkerPlacedModel(name, workers.getValue(), config.getValue().workers().timeout());
+            }
+            InferenceModel inProcess = new RegistryInferenceModel(registry.getValue(), name);
+            BatchingConfig batching = model.batching();
+            if (!batching.enabled().orElse(text != null)) {
+                return inProcess;
+            }
+            return new BatchingInferenceModel(inProcess, new BatchingInferenceModel.Settings(batching.maxBatch(),
+                    batching.maxDelay().toNanos(), batching.concurrentRuns(), padding(name, text)), TensorAllocator.offHeap());
+        });
+    }
+
+    /**
+     * How a model's requests of different lengths are padded to batch: as configured, or a text model's padding from
+     * its tokenizer; null if the model does not batch, or batches only requests of one shape.
+     */
+    private Padding padding(String name, TextModelShape text) {
+        BatchingConfig batching = modelConfig(name).batching();
+        if (!batching.enabled().orElse(text != null)) {
+            return null;
+        }
+        Set<String> sequence = batching.sequenceOutputs()
+                .orElse(text != null ? Set.copyOf(text.sequenceOutputs()) : Set.of());
+        try {
+            if (!batching.pad().isEmpty()) {
+                return new Padding(batching.pad(), batching.padDimension(), sequence, batching.bucketWidth());
+            }
+            if (text != null) {
+                return Padding.text(tokenizer(name, text).padId(), Set.copyOf(text.inputs()), sequence,
+                        batching.bucketWidth());
+            }
+        } catch (IllegalArgumentException e) {
+            throw new ModelSharingException("Model '" + name + "': quarkus.model-sharing.models.\"" + name
+                    + "\".batching is wrong: " + e.getMessage(), e);
+        }
+        return null;
+    }
+
+    private TextTokenizer tokenizer(String name, TextModelShape text) {
+        return TOKENIZERS.computeIfAbsent(name, key -> {
+            byte[] json = read(name, "tokenizer", text.tokenizer());
+            try {
+                return TextTokenizer.read(new ByteArrayInputStream(json), text.tokenizer(), modelConfig(name).maxTokens());
+            } catch (IllegalArgumentException e) {
+                throw new ModelSharingException("Model '" + name + "': " + e.getMessage(), e);
+            }
+        });
+    }
+
+    private static byte[] read(String name, String key, String location) {
+        try {
+            return ModelSource.parse(location, Thread.currentThread().getContextClassLoader()).readAllBytes();
+        } catch (IOException | RuntimeException e) {
+            throw new ModelSharingException("Model '" + name + "': quarkus.model-sharing.models.\"" + name + "\"." + key
+                    + "=" + location + " cannot be read: " + e.getMessage(), e);
+        }
+    }
+
+    private static void closeShared() {
+        PLACED.values().forEach(model -> {
+            if (model instanceof BatchingInferenceModel batching) {
+                batching.close();
+            }
+        });
+        PLACED.clear();
+        TOKENIZERS.values().forEach(TextTokenizer::close);
+        TOKENIZERS.clear();
     }
 
     /** A fresh raw handle for {@code @Model("name") ModelHandle<OnnxModel>}; the bean's destruction closes it. */

@@ -101,8 +101,10 @@ public final class WorkerPool implements AutoCloseable {
         WorkerPool pool = new WorkerPool("external worker at " + socket);
         // the padding is part of the name: applications that pad a model differently never share its batches
         locations.forEach((name, location) -> pool.remoteNames.put(name, name + "@" + ModelSource.parse(location,
-                WorkerPool.class.getClassLoader()).fingerprint() + (paddings.containsKey(name)
-                        ? "-" + digest(paddings.get(name).toString()) : "")));
+                WorkerPool.class.getClassLoader()).fingerprint()
+                + (paddings.containsKey(name)
+                        ? "-" + digest(paddings.get(name).toString())
+                        : "")));
         pool.connections.add(new WorkerConnection(connectTo, allocator, clientName(), timeout, client -> {
             locations.forEach((name, location) -> client.load(pool.remoteNames.get(name) + "=" + location,
                     paddings.get(name), timeout));
@@ -131,7 +133,8 @@ public final class WorkerPool implements AutoCloseable {
      * @throws ModelSharingException if a worker cannot start, with what it said
      */
     public static WorkerPool managed(List<String> devices, int perDevice, Map<String, String> models,
-            Map<String, Padding> paddings, List<String> workerOptions, Path shmRoot, TensorAllocator allocator, Duration startTimeout, Duration timeout,
+            Map<String, Padding> paddings, List<String> workerOptions, Path shmRoot, TensorAllocator allocator,
+            Duration startTimeout, Duration timeout,
             Duration stablePeriod, Duration heartbeatInterval, Duration heartbeatTimeout) {
         WorkerPool pool = new WorkerPool("managed workers on " + devices);
         try {

@@ -1,0 +1,19 @@
+package io.quarkiverse.modelsharing.runtime.langchain4j;
+
+import java.util.function.Supplier;
+
+import io.quarkiverse.modelsharing.Model;
+import io.quarkiverse.modelsharing.text.TextEmbedder;
+import io.quarkus.arc.Arc;
+import io.quarkus.runtime.annotations.Recorder;
+
+/** The langchain4j bridge's beans; used only when langchain4j is on the application's class path. */
+@Recorder
+public class LangChain4jRecorder {
+
+    /** langchain4j's EmbeddingModel over the {@code @Model("name") TextEmbedder} bean. */
+    public Supplier<Object> embeddingModel(String name) {
+        return () -> new SharedEmbeddingModel(name,
+                Arc.container().select(TextEmbedder.class, Model.Literal.of(name)).get());
+    }
+}
