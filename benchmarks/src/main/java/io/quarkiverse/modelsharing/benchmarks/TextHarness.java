@@ -4,7 +4,6 @@ import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -198,9 +197,8 @@ final class TextHarness {
     }
 
     static Padding padding(TextTokenizer tokenizer, int bucket) {
-        // in a fixed order: a padding's text, which the worker reads and compares, follows its inputs' order
-        return Padding.text(tokenizer.padId(), new LinkedHashSet<>(List.of("input_ids", "attention_mask",
-                "token_type_ids")), Set.of("last_hidden_state"), bucket);
+        return Padding.text(tokenizer.padId(), Set.of("input_ids", "attention_mask", "token_type_ids"),
+                Set.of("last_hidden_state"), bucket);
     }
 
     private static String describe(List<String> sentences, TextTokenizer tokenizer, InferenceModel model) {
