@@ -20,7 +20,7 @@ import org.openjdk.jmh.runner.options.TimeValue;
 /**
  * Runs the suites and prints each figure beside its baseline from the same run, as a ratio.
  * <p>
- * {@code java -jar benchmarks/target/benchmarks.jar [all|lookup,load,embedding,memory,...]} (default: all). The
+ * {@code java -jar benchmarks/target/benchmarks.jar [all|lookup,load,embedding,memory,...,text]} (default: all). The
  * figures are also written as data, {@code results.csv}, and drawn as charts ({@link Plots}) into the directory that
  * {@code -Dbenchmarks.out} names (default {@code benchmarks/target/results}); {@code benchmarks.jar plot <csv>
  * <directory>} draws a saved run's charts again.
@@ -39,6 +39,12 @@ public final class BenchmarkMain {
         if (tmp != null) {
             System.setProperty("java.io.tmpdir", Path.of(tmp).toAbsolutePath().toString());
         }
+        // The text suite tokenizes in this JVM: DJL unpacks its tokenizers' native library into its cache, under
+        // target like the forks', and must never go to the network for anything.
+        if (System.getProperty("DJL_CACHE_DIR") == null) {
+            System.setProperty("DJL_CACHE_DIR", "benchmarks/target/djl-cache");
+        }
+        System.setProperty("ai.djl.offline", "true");
         if (args.length > 0 && args[0].equals("plot")) {
             if (args.length != 3) {
                 throw new IllegalArgumentException("usage: benchmarks.jar plot <results.csv> <directory for the charts>");
@@ -48,7 +54,7 @@ public final class BenchmarkMain {
         }
         BenchmarkData data = new BenchmarkData();
         Set<String> suites = Set.of((args.length == 0 || args[0].equals("all")
-                ? "lookup,load,embedding,memory,handoff,write,inference64,worker,workermemory,concurrency"
+                ? "lookup,load,embedding,memory,handoff,write,inference64,worker,workermemory,concurrency,text"
                 : args[0]).split(","));
         StringBuilder report = new StringBuilder("\n== Quarkus Model Sharing benchmarks ==\n");
         if (suites.contains("lookup")) {
@@ -203,6 +209,9 @@ public final class BenchmarkMain {
                 data.add("concurrency-latency", f.setting(), "p99", f.p99Millis(), "ms");
             }
         }
+        if (suites.contains("text")) {
+            report.append(TextHarness.measure(data));
+        }
         System.out.println(report);
         if (!data.isEmpty()) {
             Path out = Path.of(System.getProperty("benchmarks.out", "benchmarks/target/results"));
@@ -260,7 +269,7 @@ public final class BenchmarkMain {
         return result(results, method).getPrimaryResult().getStatistics().getPercentile(percentile);
     }
 
-    private static String line(String what, double ours, String unit, double baseline, String baselineName) {
+    static String line(String what, double ours, String unit, double baseline, String baselineName) {
         return String.format(Locale.ROOT, "%-40s %12.2f %-6s | %-30s %12.2f %-6s | ratio %.2fx%n", what, ours, unit,
                 baselineName, baseline, unit, ours / baseline);
     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.awt.Color;
 import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +16,7 @@ import javax.imageio.ImageIO;
 
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.LogAxis;
+import org.jfree.chart.axis.NumberAxis;
 import org.jfree.chart.plot.CategoryPlot;
 import org.jfree.chart.plot.XYPlot;
 import org.junit.jupiter.api.Test;
@@ -53,10 +55,29 @@ class PlotsTest {
         assertInstanceOf(LogAxis.class, sizes.getDomainAxis(), "log-log");
         assertInstanceOf(LogAxis.class, sizes.getRangeAxis(), "log-log");
         assertEquals(2, sizes.getDataset().getSeriesCount());
+        assertEquals("tensor size, bytes", sizes.getDomainAxis().getLabel());
         JFreeChart worker = Plots.chart("worker", read.points().subList(6, 10));
         CategoryPlot bars = assertInstanceOf(CategoryPlot.class, worker.getPlot(), "categories: a bar chart");
         assertInstanceOf(LogAxis.class, bars.getRangeAxis(), "3.5 us to 3,420 us: a logarithmic value axis");
         assertEquals("A model through a worker process against in process", worker.getTitle().getText());
+    }
+
+    @Test
+    void aLineChartAgainstCallersNamesItsAxis() {
+        BenchmarkData data = new BenchmarkData();
+        for (String callers : List.of("1", "8", "64")) {
+            data.add("text-throughput", "ours, batched, in process", callers, 40 * Integer.parseInt(callers), "embeddings/s");
+            data.add("text-throughput", "langchain4j in process", callers, 40, "embeddings/s");
+        }
+        XYPlot plot = assertInstanceOf(XYPlot.class, Plots.chart("text-throughput", data.points()).getPlot(),
+                "callers are numbers: a line chart");
+        assertEquals("concurrent callers", plot.getDomainAxis().getLabel());
+        assertEquals("embeddings/s", plot.getRangeAxis().getLabel());
+        assertInstanceOf(NumberAxis.class, plot.getRangeAxis(), "40 to 2,560 embeddings/s: a linear value axis");
+        assertEquals(2, plot.getDataset().getSeriesCount());
+        assertEquals(List.of(new Color(0x1f77b4), new Color(0xff7f0e), new Color(0x2ca02c)),
+                Plots.colours(List.of("ours, batched", "langchain4j", "ours, unbatched")),
+                "ours blue and green, theirs orange");
     }
 
     @Test
