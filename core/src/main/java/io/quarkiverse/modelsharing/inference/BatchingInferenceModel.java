@@ -31,7 +31,7 @@ import io.quarkiverse.modelsharing.tensor.TensorSpec;
  * to {@code maxBatch} rows; {@code maxDelay}, if positive, then waits that long for more. A batch that fails, or
  * whose outputs cannot be split, runs again request by request, so a request that breaks a batch fails alone. A
  * model whose rows depend on each other ({@link InferenceModel#batchDependent()}, dynamic quantization) is never
- * batched: each call runs alone, one run slot at a time.
+ * batched: each call goes straight to the model, as if there were no batcher.
  */
 public final class BatchingInferenceModel implements InferenceModel, AutoCloseable {
 
@@ -113,8 +113,11 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
         if (closed) {
             throw new ModelSharingException("Model '" + name() + "' is closed: the application is stopping");
         }
+        if (batchDependent()) {
+            return delegate.run(inputs); // never batched, and not held to one run at a time either
+        }
         long rows = Batches.rows(inputs);
-        if (rows == 0 || batchDependent() || rows >= settings.maxBatch()
+        if (rows == 0 || rows >= settings.maxBatch()
                 || (settings.padding() != null && settings.padding().length(inputs) < 0)) {
             return runAlone(inputs);
         }

@@ -171,8 +171,19 @@ public final class TextModel implements TextEmbedder, TextScorer, TextClassifier
         return tokens;
     }
 
-    /** Runs many encodings, shortest first in batches of at most {@code maxBatch}, and answers in their order. */
+    /**
+     * Runs many encodings, shortest first in batches of at most {@code maxBatch}, and answers in their order. A model
+     * whose rows depend on their batch (dynamic quantization) runs each alone, so that a text gets the same answer
+     * from {@code embedAll} as from {@code embed}.
+     */
     private List<float[]> runAll(List<TextTokenizer.Tokens> all) {
+        if (model.batchDependent()) {
+            List<float[]> answers = new ArrayList<>(all.size());
+            for (TextTokenizer.Tokens tokens : all) {
+                answers.add(run(List.of(tokens)).get(0));
+            }
+            return answers;
+        }
         Integer[] order = IntStream.range(0, all.size()).boxed().sorted(Comparator.comparingInt(i -> all.get(i).length()))
                 .toArray(Integer[]::new);
         float[][] answers = new float[all.size()][];

@@ -131,8 +131,13 @@ class TextModelTest {
             } finally {
                 callers.shutdownNow();
             }
-            long[] counts = batching.runsAndRequests();
-            assertEquals(counts[1], counts[0], "each call ran alone");
+            assertEquals(List.of(0L, 0L), java.util.Arrays.stream(batching.runsAndRequests()).boxed().toList(),
+                    "each call went straight to the model, not through the batcher");
+            List<float[]> all = plain.embedAll(SENTENCES);
+            for (int i = 0; i < SENTENCES.size(); i++) {
+                assertEquals(1.0, cosine(plain.embed(SENTENCES.get(i)), all.get(i)), 1e-6,
+                        "embedAll runs each text alone too: the same vector as embed");
+            }
         }
     }
 

@@ -67,6 +67,8 @@ public class ModelSharingRecorder {
      */
     private static final Map<String, InferenceModel> PLACED = new ConcurrentHashMap<>();
     private static final Map<String, TextTokenizer> TOKENIZERS = new ConcurrentHashMap<>();
+    /** A text model's length buckets unless configured: see {@code batching.bucket-width}. */
+    static final int TEXT_BUCKET_WIDTH = 16;
 
     public ModelSharingRecorder(RuntimeValue<ModelSharingConfig> config) {
         this.config = config;
@@ -242,11 +244,11 @@ public class ModelSharingRecorder {
                 .orElse(text != null ? Set.copyOf(text.sequenceOutputs()) : Set.of());
         try {
             if (!batching.pad().isEmpty()) {
-                return new Padding(batching.pad(), batching.padDimension(), sequence, batching.bucketWidth());
+                return new Padding(batching.pad(), batching.padDimension(), sequence, batching.bucketWidth().orElse(0));
             }
             if (text != null) {
                 return Padding.text(tokenizer(name, text).padId(), Set.copyOf(text.inputs()), sequence,
-                        batching.bucketWidth());
+                        batching.bucketWidth().orElse(TEXT_BUCKET_WIDTH));
             }
         } catch (IllegalArgumentException e) {
             throw new ModelSharingException("Model '" + name + "': quarkus.model-sharing.models.\"" + name
