@@ -139,6 +139,14 @@ public final class Batches {
                         + " for a batch padded to " + longest + ": its dimension " + padding.dimension()
                         + " does not follow the sequence");
             }
+            if (padding != null && !follows(padding, output.getKey()) && tensor.rank() > padding.dimension()
+                    && tensor.dim(padding.dimension()) == longest && !oneLength(requests, padding)) {
+                // it may follow the sequence without being said to: split by rows only, a short request would get the
+                // batch's padded positions; the requests run alone instead
+                throw new TensorException("Output '" + output.getKey() + "' of model '" + model + "' is " + tensor
+                        + " for a batch padded to " + longest + ": its dimension " + padding.dimension() + " may follow"
+                        + " the sequence, but the padding does not name it among the outputs that do");
+            }
         }
         List<Map<String, Tensor>> parts = new ArrayList<>();
         try {
@@ -177,6 +185,11 @@ public final class Batches {
             all += rows(request) * longest;
         }
         return new long[] { all - real, all };
+    }
+
+    /** Whether every request of the batch has the same padded length: then nothing was padded. */
+    private static boolean oneLength(List<Map<String, Tensor>> requests, Padding padding) {
+        return requests.stream().mapToLong(padding::length).distinct().count() == 1;
     }
 
     private static boolean follows(Padding padding, String output) {

@@ -10,6 +10,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
@@ -56,6 +57,7 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
     private final ExecutorService runner;
     private final Thread dispatcher;
     private volatile boolean closed;
+    private volatile boolean paddingChecked;
     /** Known at the first run: a model whose rows depend on each other (dynamic quantization) runs each alone. */
     private volatile Boolean batchDependent;
 
@@ -116,14 +118,17 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
         if (batchDependent()) {
             return delegate.run(inputs); // never batched, and not held to one run at a time either
         }
+        Padding padding = padding();
         long rows = Batches.rows(inputs);
-        if (rows == 0 || rows >= settings.maxBatch()
-                || (settings.padding() != null && settings.padding().length(inputs) < 0)) {
+        if (rows == 0 || rows >= settings.maxBatch() || (padding != null && padding.length(inputs) < 0)) {
             return runAlone(inputs);
         }
         Pending pending = new Pending(inputs, rows);
         lock.lock();
         try {
+            if (closed) {
+                throw new ModelSharingException("Model '" + name() + "' is closed: the application is stopping");
+            }
             if (queue.isEmpty() && tryFreeSlot()) {
                 pending = null; // alone: run in this thread, below
             } else {
@@ -178,6 +183,9 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
                     if (e.getCause() instanceof RuntimeException runtime) {
                         throw runtime;
                     }
+                    if (e.getCause() instanceof Error error) {
+                        throw error;
+                    }
                     throw new ModelSharingException("Model run failed: " + e.getCause(), e.getCause());
                 }
             }
@@ -213,14 +221,33 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
                     break;
                 }
                 slots.acquire(); // meanwhile the queue fills: that is the batch
-                List<Pending> batch = take(System.nanoTime() + settings.maxDelayNanos());
-                runner.execute(() -> {
-                    try {
-                        run(batch);
-                    } finally {
-                        slots.release();
+                List<Pending> batch = new ArrayList<>();
+                try {
+                    take(System.nanoTime() + settings.maxDelayNanos(), batch);
+                    if (closed) {
+                        throw new RejectedExecutionException("closed"); // its calls fail below, none runs after close
                     }
-                });
+                    runner.execute(() -> {
+                        try {
+                            run(batch);
+                        } catch (Throwable e) {
+                            // an Error from the model: whoever has no answer yet gets it, none waits forever
+                            batch.forEach(pending -> pending.result.completeExceptionally(e));
+                            throw e;
+                        } finally {
+                            slots.release();
+                        }
+                    });
+                } catch (RuntimeException | InterruptedException e) {
+                    // closed while taking or handing on the batch: its calls fail rather than wait
+                    slots.release();
+                    ModelSharingException closing = new ModelSharingException("Model '" + name()
+                            + "' closed before this request ran", e);
+                    batch.forEach(pending -> pending.result.completeExceptionally(closing));
+                    if (e instanceof InterruptedException) {
+                        throw (InterruptedException) e;
+                    }
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -229,24 +256,34 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
         }
     }
 
-    /** The queue's first request and every queued one that stacks with it, waiting until {@code until} for more. */
-    private List<Pending> take(long until) throws InterruptedException {
-        List<Pending> batch = new ArrayList<>();
+    /**
+     * Moves into {@code batch} the queue's first request and every queued one that stacks with it, within the batch's
+     * rows and {@link Padding#worthPadding its padding bound}, waiting until {@code until} for more.
+     */
+    private void take(long until, List<Pending> batch) throws InterruptedException {
+        Padding padding = settings.padding(); // checked by the calls' first
         long rows = 0;
+        long longest = 0;
+        long real = 0;
         lock.lock();
         try {
             for (;;) {
                 for (Iterator<Pending> it = queue.iterator(); it.hasNext() && rows < settings.maxBatch();) {
                     Pending next = it.next();
-                    if (batch.isEmpty() || (rows + next.rows <= settings.maxBatch() && stacks(batch.get(0), next))) {
+                    long length = padding == null ? 0 : padding.length(next.inputs);
+                    if (batch.isEmpty() || (rows + next.rows <= settings.maxBatch() && stacks(padding, batch.get(0), next)
+                            && (padding == null || Padding.worthPadding(rows + next.rows, Math.max(longest, length),
+                                    real + next.rows * length)))) {
                         batch.add(next);
                         rows += next.rows;
+                        longest = Math.max(longest, length);
+                        real += next.rows * length;
                         it.remove();
                     }
                 }
                 long left = until - System.nanoTime();
                 if (rows >= settings.maxBatch() || left <= 0 || closed) {
-                    return batch;
+                    return;
                 }
                 queued.awaitNanos(left);
             }
@@ -255,8 +292,20 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
         }
     }
 
-    private boolean stacks(Pending first, Pending next) {
+    /**
+     * The padding, checked against the model at the first call: a padding that names what the model lacks, or values
+     * its inputs cannot hold, fails every call with the reason, as a wrong configuration should.
+     */
+    private Padding padding() {
         Padding padding = settings.padding();
+        if (padding != null && !paddingChecked) {
+            padding.checkAgainst(name(), delegate.inputs(), delegate.outputs());
+            paddingChecked = true;
+        }
+        return padding;
+    }
+
+    private static boolean stacks(Padding padding, Pending first, Pending next) {
         return padding != null ? padding.stacks(first.inputs, next.inputs)
                 : Batches.sameLayout(first.inputs, next.inputs, null);
     }

@@ -7,8 +7,10 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 
+import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkiverse.modelsharing.tensor.TensorException;
+import io.quarkiverse.modelsharing.tensor.TensorSpec;
 
 /**
  * How requests of different lengths are padded to run as one batch: which inputs grow along {@code dimension} (the
@@ -42,6 +44,12 @@ public record Padding(Map<String, Double> padValues, int dimension, Set<String> 
             throw new IllegalArgumentException("the bucket width is " + bucketWidth + "; it must be 0 (none) or more");
         }
         // sorted: one padding has one text, whichever order it was configured in (workers compare the texts)
+        for (String name : padValues.keySet()) {
+            checkName(name);
+        }
+        for (String name : sequenceOutputs) {
+            checkName(name);
+        }
         padValues = Collections.unmodifiableMap(new java.util.TreeMap<>(padValues));
         sequenceOutputs = Collections.unmodifiableSet(new java.util.TreeSet<>(sequenceOutputs));
     }
@@ -92,6 +100,19 @@ public record Padding(Map<String, Double> padValues, int dimension, Set<String> 
             return false;
         }
         return Batches.sameLayout(a, b, this);
+    }
+
+    /**
+     * Whether a batch of {@code rows} rows padded to {@code longest} holds no more padded positions than real ones
+     * ({@code real}): the bound on what padding costs, in memory and in work, against what the requests sent, so that
+     * one long request does not make a batch of short ones many times their size.
+     */
+    public static boolean worthPadding(long rows, long longest, long real) {
+        try {
+            return Math.multiplyExact(rows, longest) <= Math.multiplyExact(2, real);
+        } catch (ArithmeticException tooLarge) {
+            return false;
+        }
     }
 
     /** Whether {@code input} is padded. */
@@ -145,15 +166,29 @@ public record Padding(Map<String, Double> padValues, int dimension, Set<String> 
         }
     }
 
-    /** Checks that the model has every input to pad and every output that follows the sequence. */
-    public void checkAgainst(String model, List<io.quarkiverse.modelsharing.tensor.TensorSpec> inputs,
-            List<io.quarkiverse.modelsharing.tensor.TensorSpec> outputs) {
-        Set<String> inputNames = inputs.stream().map(spec -> spec.name()).collect(Collectors.toSet());
+    /**
+     * Checks that the model has every input to pad, of a rank past the padded dimension and a dtype that holds its pad
+     * value exactly, and every output that follows the sequence.
+     *
+     * @throws TensorException naming what is wrong
+     */
+    public void checkAgainst(String model, List<TensorSpec> inputs, List<TensorSpec> outputs) {
+        Map<String, TensorSpec> byName = new java.util.HashMap<>();
+        inputs.forEach(spec -> byName.put(spec.name(), spec));
         Set<String> outputNames = outputs.stream().map(spec -> spec.name()).collect(Collectors.toSet());
-        for (String input : padValues.keySet()) {
-            if (!inputNames.contains(input)) {
-                throw new TensorException("Model '" + model + "' pads input '" + input + "', which it does not have;"
-                        + " its inputs are " + inputNames);
+        for (Map.Entry<String, Double> pad : padValues.entrySet()) {
+            TensorSpec input = byName.get(pad.getKey());
+            if (input == null) {
+                throw new TensorException("Model '" + model + "' pads input '" + pad.getKey() + "', which it does not"
+                        + " have; its inputs are " + new java.util.TreeSet<>(byName.keySet()));
+            }
+            if (input.shape().length <= dimension) {
+                throw new TensorException("Model '" + model + "' pads input '" + pad.getKey() + "' along dimension "
+                        + dimension + ", but the input is " + input);
+            }
+            if (!holds(input.dtype(), pad.getValue())) {
+                throw new TensorException("Model '" + model + "' pads input '" + pad.getKey() + "' (" + input.dtype()
+                        + ") with " + format(pad.getValue()) + ", which that dtype cannot hold");
             }
         }
         for (String output : sequenceOutputs) {
@@ -161,6 +196,30 @@ public record Padding(Map<String, Double> padValues, int dimension, Set<String> 
                 throw new TensorException("Model '" + model + "' has output '" + output + "' follow the padded"
                         + " sequence, but it has no such output; its outputs are " + outputNames);
             }
+        }
+    }
+
+    /** Whether an element of {@code dtype} holds {@code value} exactly (floating-point types: any finite value). */
+    static boolean holds(DType dtype, double value) {
+        if (dtype.isFloatingPoint()) {
+            return Double.isFinite(value);
+        }
+        if (value != Math.rint(value)) {
+            return false;
+        }
+        return switch (dtype) {
+            case I8 -> value >= Byte.MIN_VALUE && value <= Byte.MAX_VALUE;
+            case U8 -> value >= 0 && value <= 255;
+            case BOOL -> value == 0 || value == 1;
+            case I32 -> value >= Integer.MIN_VALUE && value <= Integer.MAX_VALUE;
+            default -> Math.abs(value) <= 1L << 53; // I64, exactly representable in the double it is given as
+        };
+    }
+
+    private static void checkName(String name) {
+        if (name.isEmpty() || name.chars().anyMatch(c -> c == ',' || c == ';' || c == '=')) {
+            throw new IllegalArgumentException("'" + name + "' cannot be padded or followed: a tensor name in a padding"
+                    + " is not empty and has no ',', ';' or '='");
         }
     }
 

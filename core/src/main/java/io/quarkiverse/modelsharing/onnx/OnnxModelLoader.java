@@ -49,6 +49,23 @@ public record OnnxModelLoader(String name, ModelSource source, OnnxSessionSettin
         return size < 0 ? SESSION_OVERHEAD_BYTES : 2 * size + SESSION_OVERHEAD_BYTES;
     }
 
+    /** What reads a model's operators. */
+    private interface Inspection {
+        OnnxModelInfo inspect() throws java.io.IOException;
+    }
+
+    /**
+     * Whether the model has an operator that makes a row's answer depend on its batch; true, so that it is never
+     * batched, if the inspector cannot read a file that ONNX Runtime can (an ORT-format model, say).
+     */
+    private static boolean batchDependent(Inspection inspection) {
+        try {
+            return inspection.inspect().batchDependent();
+        } catch (java.io.IOException | RuntimeException e) {
+            return true;
+        }
+    }
+
     @Override
     public OnnxModel load() throws Exception {
         if (!source.exists()) {
@@ -60,11 +77,11 @@ public record OnnxModelLoader(String name, ModelSource source, OnnxSessionSettin
         try (OrtSession.SessionOptions options = options()) {
             Optional<Path> file = source instanceof ModelSource.FileSource ? source.localFile() : Optional.empty();
             if (file.isPresent()) {
-                batchDependent = OnnxModelInspector.inspect(file.get()).batchDependent();
+                batchDependent = batchDependent(() -> OnnxModelInspector.inspect(file.get()));
                 session = environment.createSession(file.get().toString(), options);
             } else {
                 byte[] bytes = source.readAllBytes();
-                batchDependent = OnnxModelInspector.inspect(bytes, source.describe()).batchDependent();
+                batchDependent = batchDependent(() -> OnnxModelInspector.inspect(bytes, source.describe()));
                 session = environment.createSession(bytes, options);
             }
         }

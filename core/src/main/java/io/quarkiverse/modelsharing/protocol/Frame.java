@@ -37,11 +37,21 @@ public sealed interface Frame {
         }
     }
 
-    /** The model is loaded; its inputs and outputs, so that clients can check requests before sending them. */
-    record Loaded(long requestId, String model, List<TensorSpec> inputs, List<TensorSpec> outputs) implements Frame {
+    /**
+     * The model is loaded; its inputs and outputs, so that clients can check requests before sending them, and
+     * whether a row's answer depends on the rest of its batch (dynamic quantization), so that clients do not batch
+     * their own texts either.
+     */
+    record Loaded(long requestId, String model, List<TensorSpec> inputs, List<TensorSpec> outputs, boolean batchDependent)
+            implements
+                Frame {
         public Loaded {
             inputs = List.copyOf(inputs);
             outputs = List.copyOf(outputs);
+        }
+
+        public Loaded(long requestId, String model, List<TensorSpec> inputs, List<TensorSpec> outputs) {
+            this(requestId, model, inputs, outputs, false);
         }
     }
 

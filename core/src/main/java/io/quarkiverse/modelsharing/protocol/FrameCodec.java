@@ -95,7 +95,7 @@ public final class FrameCodec {
                 yield LOAD;
             }
             case Frame.Loaded l -> {
-                payload.string(l.model()).specs(l.inputs()).specs(l.outputs());
+                payload.string(l.model()).specs(l.inputs()).specs(l.outputs()).u8(l.batchDependent() ? 1 : 0);
                 yield LOADED;
             }
             case Frame.Infer i -> {
@@ -184,7 +184,8 @@ public final class FrameCodec {
                 case HELLO -> new Frame.Hello(requestId, payload.u8(), payload.u32(), payload.string());
                 case WELCOME -> new Frame.Welcome(requestId, payload.u8(), payload.u32(), payload.string());
                 case LOAD -> new Frame.Load(requestId, payload.string(), payload.string());
-                case LOADED -> new Frame.Loaded(requestId, payload.string(), payload.specs(), payload.specs());
+                case LOADED -> new Frame.Loaded(requestId, payload.string(), payload.specs(), payload.specs(),
+                        payload.u8() != 0);
                 case INFER -> new Frame.Infer(requestId, payload.string(), payload.u32(), payload.tensors());
                 case RESULT -> new Frame.Result(requestId, payload.tensors());
                 case ERROR -> new Frame.Error(requestId, payload.errorCode(), payload.string());

@@ -58,6 +58,17 @@ public final class TextModel implements TextEmbedder, TextScorer, TextClassifier
         this.output = chosen.name();
         long[] shape = chosen.shape();
         this.dimension = (int) shape[shape.length - 1];
+        long width = shape.length == 1 ? 1 : shape[shape.length - 1];
+        if (settings.task() == TextTask.SCORING && width != 1 && width > 0) {
+            throw new IllegalArgumentException("Model '" + model.name() + "' outputs " + chosen + ": a cross-encoder"
+                    + " for scoring gives one logit per pair, [batch, 1]; a model with " + width + " logits is a"
+                    + " classifier (task=classification)");
+        }
+        if (settings.task() == TextTask.CLASSIFICATION && !settings.labels().isEmpty() && width > 0
+                && width != settings.labels().size()) {
+            throw new IllegalArgumentException("Model '" + model.name() + "' gives " + width + " logits, but "
+                    + settings.labels().size() + " labels are configured: " + settings.labels());
+        }
     }
 
     /** The output the task reads: an embedder's pooled output if it has one, else its token vectors. */
@@ -250,6 +261,10 @@ public final class TextModel implements TextEmbedder, TextScorer, TextClassifier
 
     /** Pools row {@code row} of {@code [rows, tokens, dimensions]} over its real tokens. */
     private float[] pool(Tensor hidden, int row, long[] mask, int longest) {
+        if (hidden.dim(1) != longest) {
+            throw new IllegalStateException("Model '" + model.name() + "' gave " + hidden + " for texts of " + longest
+                    + " tokens: its token vectors do not follow the tokens");
+        }
         int tokens = (int) hidden.dim(1);
         int dims = (int) hidden.dim(2);
         float[] vectors = new float[dims];

@@ -17,7 +17,8 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
  */
 public final class TextTokenizer implements AutoCloseable {
 
-    private static final Pattern PAD_ID = Pattern.compile("\"padding\"\\s*:\\s*\\{[^}]*\"pad_id\"\\s*:\\s*(\\d+)");
+    /** {@code pad_id} appears in a tokenizer.json's padding settings only, whatever their strategy's shape. */
+    private static final Pattern PAD_ID = Pattern.compile("\"pad_id\"\\s*:\\s*(\\d+)");
 
     private final HuggingFaceTokenizer tokenizer;
     private final long padId;

@@ -141,7 +141,7 @@ final class Batcher {
     private Pending carried;
     private volatile Boolean batchable;
     /** How requests of different lengths pad to batch together; null: only requests of one shape batch. */
-    private final Padding padding;
+    private volatile Padding padding;
     /** Positions of padded inputs in stacked batches that were padding, and all their positions. */
     final LongAdder paddedPositions = new LongAdder();
     final LongAdder positions = new LongAdder();
@@ -194,6 +194,15 @@ final class Batcher {
             try (ModelHandle<InferenceModel> handle = registry.acquire(model, InferenceModel.class)) {
                 known = maxBatch > 1 && !handle.get().batchDependent() && Stream.concat(handle.get().inputs().stream(),
                         handle.get().outputs().stream()).allMatch(spec -> spec.shape().length > 0 && spec.shape()[0] < 0);
+                if (padding != null) {
+                    try {
+                        padding.checkAgainst(model, handle.get().inputs(), handle.get().outputs());
+                    } catch (RuntimeException wrong) {
+                        // its loads say why (ClientConnection); until then only requests of one shape batch
+                        LOG.log(Level.WARNING, () -> "Model '" + model + "' batches without padding: " + wrong.getMessage());
+                        padding = null;
+                    }
+                }
             } catch (RuntimeException e) {
                 known = false;
             }
@@ -206,7 +215,7 @@ final class Batcher {
      * Whether {@code next}'s inputs stack onto {@code first}'s: same names and dtypes, same shapes past the first
      * dimension, except the padded dimension of padded inputs if the model pads (and then the same length bucket).
      */
-    private boolean fits(Pending first, Pending next) {
+    private static boolean fits(Padding padding, Pending first, Pending next) {
         return padding != null ? padding.stacks(first.inputs(), next.inputs())
                 : Batches.sameLayout(first.inputs(), next.inputs(), null);
     }
@@ -218,6 +227,9 @@ final class Batcher {
                 carried = null;
                 List<Pending> batch = new ArrayList<>(List.of(first));
                 long rows = first.batchRows();
+                Padding pads = padding;
+                long longest = pads == null ? 0 : pads.length(first.inputs());
+                long real = rows * longest;
                 long until = System.nanoTime() + maxDelayNanos;
                 while (rows > 0 && rows < maxBatch) { // a request that cannot stack runs alone, at once
                     long left = until - System.nanoTime();
@@ -226,12 +238,17 @@ final class Batcher {
                         break;
                     }
                     long nextRows = next.batchRows();
-                    if (nextRows == 0 || !fits(first, next) || rows + nextRows > maxBatch) {
+                    long length = pads == null ? 0 : pads.length(next.inputs());
+                    if (nextRows == 0 || !fits(pads, first, next) || rows + nextRows > maxBatch
+                            || (pads != null && !Padding.worthPadding(rows + nextRows, Math.max(longest, length),
+                                    real + nextRows * length))) {
                         carried = next;
                         break;
                     }
                     batch.add(next);
                     rows += nextRows;
+                    longest = Math.max(longest, length);
+                    real += nextRows * length;
                 }
                 executor.execute(() -> runInSlot(batch));
             }
@@ -338,6 +355,7 @@ final class Batcher {
         batches.increment();
         batchedRequests.add(batch.size());
         List<Map<String, Tensor>> inputs = batch.stream().map(Pending::inputs).toList();
+        Padding padding = this.padding;
         List<Map<String, Tensor>> answers;
         Map<String, Tensor> stacked = Map.of();
         try {

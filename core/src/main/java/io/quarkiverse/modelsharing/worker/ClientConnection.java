@@ -16,7 +16,6 @@ import java.util.concurrent.TimeUnit;
 import io.quarkiverse.modelsharing.inference.InferenceModel;
 import io.quarkiverse.modelsharing.inference.Padding;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
-import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
 import io.quarkiverse.modelsharing.protocol.Frame;
 import io.quarkiverse.modelsharing.protocol.FrameChannel;
 import io.quarkiverse.modelsharing.protocol.FrameCodec;
@@ -203,15 +202,10 @@ final class ClientConnection {
                 reply(new Frame.Error(load.requestId(), Frame.ErrorCode.LOAD_FAILED, e.getMessage()));
                 return;
             }
-            synchronized (server.registry) {
-                String refused = server.registerPadding(model, padding);
-                if (refused != null) {
-                    reply(new Frame.Error(load.requestId(), Frame.ErrorCode.LOAD_FAILED, refused));
-                    return;
-                }
-                if (!server.registry.isRegistered(model)) {
-                    server.registry.register(model, OnnxModelLoader.of(model, source));
-                }
+            String refused = server.registerWithPadding(model, source, padding);
+            if (refused != null) {
+                reply(new Frame.Error(load.requestId(), Frame.ErrorCode.LOAD_FAILED, refused));
+                return;
             }
         } else if (padding != null && !padding.equals(server.padding(model))) {
             reply(new Frame.Error(load.requestId(), Frame.ErrorCode.LOAD_FAILED, "Model '" + model + "' was started with "
@@ -221,7 +215,14 @@ final class ClientConnection {
             return;
         }
         try (ModelHandle<InferenceModel> handle = server.registry.acquire(model, InferenceModel.class)) {
-            reply(new Frame.Loaded(load.requestId(), handle.name(), handle.get().inputs(), handle.get().outputs()));
+            Padding known = server.padding(model);
+            if (known != null) {
+                // a padding that names what the model lacks, or values its inputs cannot hold: the batcher pads exactly
+                // nothing for it (see Batcher), and the load says why
+                known.checkAgainst(model, handle.get().inputs(), handle.get().outputs());
+            }
+            reply(new Frame.Loaded(load.requestId(), handle.name(), handle.get().inputs(), handle.get().outputs(),
+                    handle.get().batchDependent()));
         } catch (ModelNotFoundException e) {
             reply(new Frame.Error(load.requestId(), Frame.ErrorCode.UNKNOWN_MODEL, e.getMessage()));
         } catch (RuntimeException e) {

@@ -41,6 +41,11 @@ public final class WorkerInferenceModel implements InferenceModel {
     }
 
     @Override
+    public boolean batchDependent() {
+        return loaded().batchDependent();
+    }
+
+    @Override
     public InferenceResult run(Map<String, Tensor> inputs) {
         return client.infer(name, inputs, timeout);
     }

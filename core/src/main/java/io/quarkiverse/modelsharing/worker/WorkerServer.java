@@ -18,6 +18,8 @@ import java.util.concurrent.atomic.LongAdder;
 
 import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.inference.Padding;
+import io.quarkiverse.modelsharing.onnx.ModelSource;
+import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
 import io.quarkiverse.modelsharing.protocol.ByteBudget;
 import io.quarkiverse.modelsharing.protocol.Frame;
 import io.quarkiverse.modelsharing.protocol.FrameChannel;
@@ -55,8 +57,11 @@ public final class WorkerServer implements AutoCloseable {
             new java.util.concurrent.SynchronousQueue<>(), Thread.ofPlatform().daemon().name("worker-connection-", 0)
                     .factory()); // bounded by the connection limits; idle threads go after 5 s
     private final Map<String, Batcher> batchers = new ConcurrentHashMap<>();
-    /** How each model's requests of different lengths are padded to batch together; models absent batch exactly. */
-    private final Map<String, Padding> paddings = new ConcurrentHashMap<>();
+    /**
+     * How each model the worker knows pads requests of different lengths to batch them, or that it does not (empty):
+     * the models it was started with from the start, a model a load registers from that load.
+     */
+    private final Map<String, java.util.Optional<Padding>> paddings = new ConcurrentHashMap<>();
     final AtomicInteger waiting = new AtomicInteger();
     final Set<ClientConnection> connections = ConcurrentHashMap.newKeySet();
     private final Map<Long, Integer> perProcess = new ConcurrentHashMap<>();
@@ -82,7 +87,7 @@ public final class WorkerServer implements AutoCloseable {
 
     private WorkerServer(WorkerSettings settings, ModelRegistry registry, TensorAllocator allocator,
             Map<String, Padding> paddings) throws IOException {
-        this.paddings.putAll(paddings);
+        registry.names().forEach(name -> this.paddings.put(name, java.util.Optional.ofNullable(paddings.get(name))));
         this.settings = settings;
         this.registry = registry;
         this.allocator = allocator;
@@ -151,25 +156,31 @@ public final class WorkerServer implements AutoCloseable {
     }
 
     /**
-     * Records how a model registered by a client pads, or says why not: a model keeps the padding it was first
-     * registered with, as it keeps its location, so that no client changes how another's requests are padded.
-     * Returns null if recorded (or the same, or none is given), else the reason.
+     * Registers {@code model} from {@code source} with {@code padding} (null: none) if no model has its name, or
+     * checks that the load asks for the padding the model has: a model keeps the padding it was registered (or
+     * started) with, as it keeps its location, so that no client changes how another's requests are padded, and none
+     * is told it gets unpadded batches when it does not. Returns null if registered or the same, else the reason.
      */
-    String registerPadding(String model, Padding padding) {
-        if (padding == null) {
-            return null; // a load that does not say how the model pads leaves it as it is
+    String registerWithPadding(String model, ModelSource source, Padding padding) {
+        synchronized (registry) {
+            if (!registry.isRegistered(model)) {
+                registry.register(model, OnnxModelLoader.of(model, source));
+                paddings.put(model, java.util.Optional.ofNullable(padding));
+                return null;
+            }
         }
-        Padding known = paddings.putIfAbsent(model, padding);
-        if (known == null || known.equals(padding)) {
+        java.util.Optional<Padding> known = paddings.getOrDefault(model, java.util.Optional.empty());
+        if (known.equals(java.util.Optional.ofNullable(padding))) {
             return null;
         }
-        return "Model '" + model + "' is registered with padding " + known + "; a load cannot change it to " + padding
+        return "Model '" + model + "' is registered with " + known.map(p -> "padding " + p).orElse("no padding")
+                + "; a load cannot change it to " + (padding == null ? "none" : padding.toString())
                 + ": register the model under another name";
     }
 
     /** The padding a model batches with, or null. */
     Padding padding(String model) {
-        return paddings.get(model);
+        return paddings.getOrDefault(model, java.util.Optional.empty()).orElse(null);
     }
 
     /** Counts a new connection from {@code pid}, or says why it is refused: too many, in all or from that process. */
@@ -247,7 +258,7 @@ public final class WorkerServer implements AutoCloseable {
     Batcher batcher(String model) {
         return batchers.computeIfAbsent(model,
                 name -> new Batcher(name, registry, TensorAllocator.offHeap(), executor, runSlots, settings.maxBatch(),
-                        settings.maxDelay().toNanos(), paddings.get(name)));
+                        settings.maxDelay().toNanos(), padding(name)));
     }
 
     static Frame.ErrorCode code(RuntimeException failure) {

@@ -52,6 +52,8 @@ class BatchingInferenceModelTest {
         final List<long[]> shapes = new CopyOnWriteArrayList<>();
         final CountDownLatch entered = new CountDownLatch(1);
         final CountDownLatch gate;
+        /** Thrown by runs of several rows, if set. */
+        volatile Error batchError;
 
         Gated(CountDownLatch gate) {
             this.gate = gate;
@@ -80,6 +82,9 @@ class BatchingInferenceModelTest {
                 gate.await(30, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
+            }
+            if (batchError != null && inputs.get("input_ids").dim(0) > 1) {
+                throw batchError;
             }
             return encoder.run(inputs);
         }
@@ -216,6 +221,102 @@ class BatchingInferenceModelTest {
                 callers.shutdownNow();
             }
             assertEquals(4, gated.shapes.size(), "the first run, the failed batch of 2, then each of its requests alone");
+        }
+    }
+
+    /** Polls, with a deadline, until {@code model} has {@code count} calls queued. */
+    private static void awaitQueued(BatchingInferenceModel model, int count) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (model.queued() != count && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+        assertEquals(count, model.queued());
+    }
+
+    @Test
+    void oneLongTextDoesNotMakeABatchOfShortOnesManyTimesTheirSize() throws Exception {
+        CountDownLatch gate = new CountDownLatch(1);
+        Gated gated = new Gated(gate);
+        Padding padding = Padding.text(0, INPUTS, Set.of("last_hidden_state"), 0);
+        try (BatchingInferenceModel model = new BatchingInferenceModel(gated,
+                new BatchingInferenceModel.Settings(16, 0, 1, padding), TensorAllocator.offHeap())) {
+            ExecutorService callers = Executors.newFixedThreadPool(5);
+            try {
+                Future<?> first = callers.submit(() -> check(model, ids(new Random(1), 3)));
+                assertTrue(gated.entered.await(30, TimeUnit.SECONDS));
+                List<Future<?>> queued = new ArrayList<>();
+                for (int length : new int[] { 2, 2, 2, 100 }) {
+                    long[] ids = ids(new Random(length), length);
+                    queued.add(callers.submit(() -> check(model, ids)));
+                    awaitQueued(model, queued.size());
+                }
+                gate.countDown();
+                first.get(30, TimeUnit.SECONDS);
+                for (Future<?> call : queued) {
+                    call.get(30, TimeUnit.SECONDS);
+                }
+            } finally {
+                callers.shutdownNow();
+            }
+            assertArrayEquals(new long[] { 3, 2 }, gated.shapes.get(1), "the short texts together");
+            assertArrayEquals(new long[] { 1, 100 }, gated.shapes.get(2), "the long one alone: 4 x 100 positions for 106");
+        }
+    }
+
+    @Test
+    void anErrorFromABatchedRunAnswersEveryCallerOfTheBatch() throws Exception {
+        CountDownLatch gate = new CountDownLatch(1);
+        Gated gated = new Gated(gate);
+        gated.batchError = new StackOverflowError("thrown by the model for a batch");
+        try (BatchingInferenceModel model = new BatchingInferenceModel(gated, new BatchingInferenceModel.Settings(16, 0, 1,
+                Padding.text(0, INPUTS, Set.of("last_hidden_state"), 0)), TensorAllocator.offHeap())) {
+            ExecutorService callers = Executors.newFixedThreadPool(3);
+            try {
+                Future<?> first = callers.submit(() -> check(model, new long[] { 1, 2, 3 }));
+                assertTrue(gated.entered.await(30, TimeUnit.SECONDS));
+                Future<?> second = callers.submit(() -> check(model, new long[] { 4, 5 }));
+                Future<?> third = callers.submit(() -> check(model, new long[] { 6 }));
+                awaitQueued(model, 2);
+                gate.countDown();
+                first.get(30, TimeUnit.SECONDS);
+                for (Future<?> call : List.of(second, third)) {
+                    java.util.concurrent.ExecutionException failure = assertThrows(
+                            java.util.concurrent.ExecutionException.class, () -> call.get(30, TimeUnit.SECONDS));
+                    assertEquals("thrown by the model for a batch", failure.getCause().getMessage());
+                }
+            } finally {
+                callers.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    void closingFailsTheCallsItsBatcherHoldsAndRefusesLaterOnes() throws Exception {
+        CountDownLatch gate = new CountDownLatch(1);
+        Gated gated = new Gated(gate);
+        // a batch waits up to a minute for more: close() comes while the dispatcher holds one
+        BatchingInferenceModel model = new BatchingInferenceModel(gated, new BatchingInferenceModel.Settings(16,
+                TimeUnit.MINUTES.toNanos(1), 1, Padding.text(0, INPUTS, Set.of("last_hidden_state"), 0)),
+                TensorAllocator.offHeap());
+        ExecutorService callers = Executors.newFixedThreadPool(2);
+        try {
+            Future<?> first = callers.submit(() -> check(model, new long[] { 1, 2, 3 }));
+            assertTrue(gated.entered.await(30, TimeUnit.SECONDS));
+            Future<?> held = callers.submit(() -> check(model, new long[] { 4, 5 }));
+            awaitQueued(model, 1);
+            gate.countDown();
+            first.get(30, TimeUnit.SECONDS);
+            awaitQueued(model, 0); // taken by the dispatcher, which waits for more
+            model.close();
+            java.util.concurrent.ExecutionException failure = assertThrows(java.util.concurrent.ExecutionException.class,
+                    () -> held.get(30, TimeUnit.SECONDS));
+            assertEquals("Model 'tiny' closed before this request ran", failure.getCause().getMessage());
+            assertEquals("Model 'tiny' is closed: the application is stopping", assertThrows(
+                    io.quarkiverse.modelsharing.ModelSharingException.class, () -> check(model, new long[] { 7 }))
+                    .getMessage());
+        } finally {
+            model.close();
+            callers.shutdownNow();
         }
     }
 }

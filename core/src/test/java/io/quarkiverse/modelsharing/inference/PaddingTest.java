@@ -120,6 +120,59 @@ class PaddingTest {
     }
 
     @Test
+    void aBatchHoldsNoMorePaddingThanRealPositions() {
+        assertTrue(Padding.worthPadding(4, 10, 20), "40 positions for 20 real ones");
+        assertFalse(Padding.worthPadding(32, 4096, 4096 + 31), "one long text does not make 31 short ones 32 times larger");
+        assertFalse(Padding.worthPadding(Long.MAX_VALUE / 2, 4, Long.MAX_VALUE / 4), "no overflow");
+    }
+
+    @Test
+    void anOutputThatMayFollowTheSequenceUnsaidCannotBeSplit() {
+        Padding unsaid = Padding.text(0, Set.of("input_ids", "attention_mask"), Set.of(), 0);
+        List<Map<String, Tensor>> requests = List.of(request(new long[] { 1, 2, 3 }), request(new long[] { 4 }));
+        try (Tensor hidden = Tensor.allocate(DType.F32, 2, 3, 2)) {
+            TensorException e = assertThrows(TensorException.class,
+                    () -> Batches.split("m", Map.of("hidden", hidden), requests, unsaid, TensorAllocator.offHeap()));
+            assertEquals("Output 'hidden' of model 'm' is " + hidden + " for a batch padded to 3: its dimension 1 may"
+                    + " follow the sequence, but the padding does not name it among the outputs that do", e.getMessage());
+        } finally {
+            requests.forEach(r -> r.values().forEach(Tensor::close));
+        }
+    }
+
+    @Test
+    void aPaddingNamesWhatTheModelHasAndValuesItsInputsHold() {
+        List<io.quarkiverse.modelsharing.tensor.TensorSpec> inputs = List.of(
+                new io.quarkiverse.modelsharing.tensor.TensorSpec("ids", DType.I8, new long[] { -1, -1 }),
+                new io.quarkiverse.modelsharing.tensor.TensorSpec("flat", DType.I64, new long[] { -1 }));
+        List<io.quarkiverse.modelsharing.tensor.TensorSpec> outputs = List.of(
+                new io.quarkiverse.modelsharing.tensor.TensorSpec("y", DType.F32, new long[] { -1, -1 }));
+        assertEquals("Model 'm' pads input 'ids' (I8) with 300, which that dtype cannot hold", assertThrows(
+                TensorException.class, () -> new Padding(Map.of("ids", 300.0), 1, Set.of(), 0).checkAgainst("m", inputs,
+                        outputs))
+                .getMessage());
+        assertEquals("Model 'm' pads input 'ids' (I8) with 0.5, which that dtype cannot hold", assertThrows(
+                TensorException.class, () -> new Padding(Map.of("ids", 0.5), 1, Set.of(), 0).checkAgainst("m", inputs,
+                        outputs))
+                .getMessage());
+        assertEquals("Model 'm' pads input 'gone', which it does not have; its inputs are [flat, ids]", assertThrows(
+                TensorException.class, () -> new Padding(Map.of("gone", 0.0), 1, Set.of(), 0).checkAgainst("m", inputs,
+                        outputs))
+                .getMessage());
+        assertTrue(assertThrows(TensorException.class, () -> new Padding(Map.of("flat", 0.0), 1, Set.of(), 0)
+                .checkAgainst("m", inputs, outputs)).getMessage().startsWith("Model 'm' pads input 'flat' along dimension 1,"
+                        + " but the input is "));
+        assertEquals("Model 'm' has output 'z' follow the padded sequence, but it has no such output; its outputs are [y]",
+                assertThrows(TensorException.class, () -> new Padding(Map.of("ids", 0.0), 1, Set.of("z"), 0)
+                        .checkAgainst("m", inputs, outputs)).getMessage());
+        new Padding(Map.of("ids", -128.0), 1, Set.of("y"), 0).checkAgainst("m", inputs, outputs);
+        assertEquals("'ids,v2' cannot be padded or followed: a tensor name in a padding is not empty and has no ',', ';'"
+                + " or '='",
+                assertThrows(IllegalArgumentException.class,
+                        () -> new Padding(Map.of("ids,v2", 0.0), 1, Set.of(), 0)).getMessage());
+    }
+
+    @Test
     void readsBackTheTextItWritesAndNamesWhatIsWrong() {
         Padding padding = new Padding(Map.of("input_ids", 0.0, "mask", 0.5), 1, Set.of("hidden"), 16);
         assertEquals(padding, Padding.parse(padding.toString()));

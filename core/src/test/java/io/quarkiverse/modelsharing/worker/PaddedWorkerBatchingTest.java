@@ -183,7 +183,11 @@ class PaddedWorkerBatchingTest {
                     () -> second.load("text=" + model, other, Duration.ofSeconds(30)));
             assertEquals("Model 'text' is registered with padding " + PADDING + "; a load cannot change it to " + other
                     + ": register the model under another name", refused.getMessage());
-            second.load("text=" + model, null, Duration.ofSeconds(30)); // a load that says nothing changes nothing
+            assertEquals("Model 'text' is registered with padding " + PADDING + "; a load cannot change it to none:"
+                    + " register the model under another name",
+                    assertThrows(WorkerException.class,
+                            () -> second.load("text=" + model, null, Duration.ofSeconds(30))).getMessage());
+            second.load("text=" + model, PADDING, Duration.ofSeconds(30));
             assertEquals(PADDING, worker.padding("text"));
         } finally {
             java.nio.file.Files.deleteIfExists(model);

@@ -27,6 +27,8 @@ public final class WorkerPlacedModel implements InferenceModel {
     }
 
     /** The model on the next worker, round robin. */
+    private volatile Boolean batchDependent;
+
     private WorkerInferenceModel model() {
         return new WorkerInferenceModel(pool.connection().client(), pool.remoteName(name), timeout);
     }
@@ -44,6 +46,16 @@ public final class WorkerPlacedModel implements InferenceModel {
     @Override
     public List<TensorSpec> outputs() {
         return specs().get(1);
+    }
+
+    @Override
+    public boolean batchDependent() {
+        Boolean known = batchDependent;
+        if (known == null) {
+            known = model().batchDependent();
+            batchDependent = known;
+        }
+        return known;
     }
 
     private List<List<TensorSpec>> specs() {
