@@ -31,7 +31,9 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
  * along it, run once in the batcher's own memory, and the outputs sliced back per request (each answer copies its
  * slices into its connection's memory). A model started or registered with a {@link Padding} also stacks requests of
  * different lengths, padded to the batch's longest, and gives each its own length back. The first request
- * of a batch waits at most {@code maxDelay} for others; a batch holds at most {@code maxBatch} rows.
+ * of a batch waits at most {@code maxDelay} for others; a batch holds at most {@code maxBatch} rows. With a
+ * {@code maxDelay} of 0 the batcher batches continuously instead: a request that finds the model idle runs at once,
+ * and while a batch of the model runs, the requests that come make the next one.
  * <p>
  * A worker serves every application on its host, so one client's request must never change another's answer. Requests
  * are stacked only where that is sound: the model leaves the first dimension free on every input and output, and
@@ -139,6 +141,8 @@ final class Batcher {
     /** When each run in progress started ({@link System#nanoTime()}), by the thread that makes it. */
     private final Map<Thread, Long> runningSince = new ConcurrentHashMap<>();
     private Pending carried;
+    /** Batches of this model handed to the executor and not yet ended. */
+    private final AtomicInteger running = new AtomicInteger();
     private volatile Boolean batchable;
     /** How requests of different lengths pad to batch together; null: only requests of one shape batch. */
     private volatile Padding padding;
@@ -225,6 +229,9 @@ final class Batcher {
             for (;;) {
                 Pending first = carried != null ? carried : queue.take();
                 carried = null;
+                if (maxDelayNanos == 0) {
+                    awaitIdle(); // continuous batching: what queues while this model's last batch runs is the next
+                }
                 List<Pending> batch = new ArrayList<>(List.of(first));
                 long rows = first.batchRows();
                 Padding pads = padding;
@@ -250,10 +257,32 @@ final class Batcher {
                     longest = Math.max(longest, length);
                     real += nextRows * length;
                 }
-                executor.execute(() -> runInSlot(batch));
+                running.incrementAndGet();
+                executor.execute(() -> {
+                    try {
+                        runInSlot(batch);
+                    } finally {
+                        synchronized (running) {
+                            running.decrementAndGet();
+                            running.notifyAll();
+                        }
+                    }
+                });
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * Waits until no batch of this model is running. The dispatcher holds no run slot meanwhile, so it never keeps a
+     * run of another model from its slot.
+     */
+    private void awaitIdle() throws InterruptedException {
+        synchronized (running) {
+            while (running.get() > 0) {
+                running.wait();
+            }
         }
     }
 

@@ -102,11 +102,12 @@ class PaddedWorkerBatchingTest {
         return mask;
     }
 
-    @Test
-    void textsOfMixedLengthsFromSeveralClientsBatchAndEachGetsItsOwnAnswer() throws Exception {
+    @org.junit.jupiter.params.ParameterizedTest(name = "max delay {0} ms")
+    @org.junit.jupiter.params.provider.ValueSource(ints = { 5, 0 }) // 0: continuous batching
+    void textsOfMixedLengthsFromSeveralClientsBatchAndEachGetsItsOwnAnswer(int maxDelayMillis) throws Exception {
         Path socket = shm.root.resolve("padded.sock");
         try (WorkerServer worker = WorkerServer.start(new WorkerSettings(socket, Set.of(), 1, 4096, Duration.ofSeconds(60),
-                "padded", 16, Duration.ofMillis(5)), registry, workerPool, Map.of("tiny", PADDING));
+                "padded", 16, Duration.ofMillis(maxDelayMillis)), registry, workerPool, Map.of("tiny", PADDING));
                 ExecutorService callers = Executors.newVirtualThreadPerTaskExecutor()) {
             List<WorkerClient> clients = new ArrayList<>();
             try {

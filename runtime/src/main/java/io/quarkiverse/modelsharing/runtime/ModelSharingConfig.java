@@ -119,7 +119,9 @@ public interface ModelSharingConfig {
         int maxBatch();
 
         /**
-         * Longest wait of a request for others to batch with.
+         * Longest wait of a request for others to batch with. 0 batches continuously instead: a request that finds its
+         * model idle runs at once (a lone caller never waits), and what queues while one of the model's batches runs
+         * is the next batch, as in process.
          */
         @WithDefault("10ms")
         Duration maxDelay();
