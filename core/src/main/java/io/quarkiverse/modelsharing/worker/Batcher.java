@@ -140,7 +140,12 @@ final class Batcher {
     private volatile long previousRunNanos = -1;
     /** When each run in progress started ({@link System#nanoTime()}), by the thread that makes it. */
     private final Map<Thread, Long> runningSince = new ConcurrentHashMap<>();
-    private Pending carried;
+    /** Requests taken from the queue that did not stack with the batch they met, oldest first (dispatcher only). */
+    private final java.util.ArrayDeque<Pending> leftovers = new java.util.ArrayDeque<>();
+    /** The most leftovers the dispatcher holds: past them, it stops gathering and runs what it has. */
+    static final int LEFTOVERS = 256;
+    /** How many leftovers there are, for {@link #waiting()} from other threads. */
+    private volatile int leftoverCount;
     /** Batches of this model handed to the executor and not yet ended. */
     private final AtomicInteger running = new AtomicInteger();
     private volatile Boolean batchable;
@@ -184,7 +189,7 @@ final class Batcher {
     }
 
     int waiting() {
-        return queue.size();
+        return queue.size() + leftoverCount;
     }
 
     /**
@@ -227,36 +232,12 @@ final class Batcher {
     private void dispatch() {
         try {
             for (;;) {
-                Pending first = carried != null ? carried : queue.take();
-                carried = null;
+                Pending first = leftovers.isEmpty() ? queue.take() : leftovers.pollFirst();
                 if (maxDelayNanos == 0) {
                     awaitIdle(); // continuous batching: what queues while this model's last batch runs is the next
                 }
-                List<Pending> batch = new ArrayList<>(List.of(first));
-                long rows = first.batchRows();
-                Padding pads = padding;
-                long longest = pads == null ? 0 : pads.length(first.inputs());
-                long real = rows * longest;
-                long until = System.nanoTime() + maxDelayNanos;
-                while (rows > 0 && rows < maxBatch) { // a request that cannot stack runs alone, at once
-                    long left = until - System.nanoTime();
-                    Pending next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
-                    if (next == null) {
-                        break;
-                    }
-                    long nextRows = next.batchRows();
-                    long length = pads == null ? 0 : pads.length(next.inputs());
-                    if (nextRows == 0 || !fits(pads, first, next) || rows + nextRows > maxBatch
-                            || (pads != null && !Padding.worthPadding(rows + nextRows, Math.max(longest, length),
-                                    real + nextRows * length))) {
-                        carried = next;
-                        break;
-                    }
-                    batch.add(next);
-                    rows += nextRows;
-                    longest = Math.max(longest, length);
-                    real += nextRows * length;
-                }
+                List<Pending> batch = gather(first);
+                leftoverCount = leftovers.size();
                 running.incrementAndGet();
                 executor.execute(() -> {
                     try {
@@ -272,6 +253,57 @@ final class Batcher {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * {@code first} and the requests that stack with it, within {@code maxBatch} rows and the padding bound: those
+     * left over from earlier batches first, then those that come within {@code maxDelay}. A request that does not
+     * stack (another shape, another length bucket) waits among the leftovers for a batch of its own, in its order,
+     * rather than ending this one.
+     */
+    private List<Pending> gather(Pending first) throws InterruptedException {
+        List<Pending> batch = new ArrayList<>(List.of(first));
+        long rows = first.batchRows();
+        if (rows == 0) {
+            return batch; // a request that cannot stack runs alone, at once
+        }
+        Padding pads = padding;
+        long[] state = { rows, pads == null ? 0 : pads.length(first.inputs()), 0 };
+        state[2] = rows * state[1];
+        for (java.util.Iterator<Pending> it = leftovers.iterator(); it.hasNext() && state[0] < maxBatch;) {
+            Pending next = it.next();
+            if (join(pads, batch, next, state)) {
+                it.remove();
+            }
+        }
+        long until = System.nanoTime() + maxDelayNanos;
+        while (state[0] < maxBatch && leftovers.size() < LEFTOVERS) {
+            long left = until - System.nanoTime();
+            Pending next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
+            if (next == null) {
+                break;
+            }
+            if (!join(pads, batch, next, state)) {
+                leftovers.addLast(next);
+            }
+        }
+        return batch;
+    }
+
+    /** Adds {@code next} to {@code batch} if it stacks there; {@code state} is the batch's rows, longest, real positions. */
+    private boolean join(Padding pads, List<Pending> batch, Pending next, long[] state) {
+        long nextRows = next.batchRows();
+        long length = pads == null ? 0 : pads.length(next.inputs());
+        if (nextRows == 0 || !fits(pads, batch.get(0), next) || state[0] + nextRows > maxBatch
+                || (pads != null && !Padding.worthPadding(state[0] + nextRows, Math.max(state[1], length),
+                        state[2] + nextRows * length))) {
+            return false;
+        }
+        batch.add(next);
+        state[0] += nextRows;
+        state[1] = Math.max(state[1], length);
+        state[2] += nextRows * length;
+        return true;
     }
 
     /**

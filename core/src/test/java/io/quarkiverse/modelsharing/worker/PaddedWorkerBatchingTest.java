@@ -194,4 +194,29 @@ class PaddedWorkerBatchingTest {
             java.nio.file.Files.deleteIfExists(model);
         }
     }
+
+    @Test
+    void aRequestOfAnotherLengthBucketWaitsForABatchOfItsOwnRatherThanEndingOne() throws Exception {
+        Path socket = shm.root.resolve("buckets.sock");
+        Padding buckets = Padding.text(0, Set.of("input_ids", "attention_mask", "token_type_ids"),
+                Set.of("last_hidden_state"), 8);
+        // a batch waits for four rows: the eight requests make exactly two batches, one per bucket, whatever their order
+        try (WorkerServer worker = WorkerServer.start(new WorkerSettings(socket, Set.of(), 1, 64, Duration.ofSeconds(60),
+                "buckets", 4, Duration.ofSeconds(30)), registry, workerPool, Map.of("tiny", buckets));
+                WorkerClient client = WorkerClient.connect(socket, clientPool, "client");
+                ExecutorService callers = Executors.newVirtualThreadPerTaskExecutor()) {
+            client.load("tiny", Duration.ofSeconds(30));
+            List<CompletableFuture<String>> calls = new ArrayList<>();
+            for (int length : new int[] { 3, 20, 5, 18, 6, 19, 7, 21 }) {
+                long[] ids = new long[length];
+                java.util.Arrays.fill(ids, 7);
+                calls.add(CompletableFuture.supplyAsync(() -> call(client, ids, ones(length)), callers));
+            }
+            for (CompletableFuture<String> call : calls) {
+                assertEquals("", call.get(2, TimeUnit.MINUTES));
+            }
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] { 2, 8 }, worker.batchCounts(),
+                    "lengths 3 to 7 in one batch, 18 to 21 in the other");
+        }
+    }
 }
