@@ -58,13 +58,7 @@ public final class OnnxModelBuilder {
         for (int i = 0; i < values.length; i++) {
             raw.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i, values[i]);
         }
-        ProtoWriter tensor = new ProtoWriter();
-        for (long dim : shape) {
-            tensor.varint(1, dim);
-        }
-        tensor.varint(2, DType.F32.onnxCode()).string(8, name).bytes(9, raw.toArray(ValueLayout.JAVA_BYTE));
-        initializers.add(tensor);
-        return this;
+        return initializer(name, DType.F32, raw, shape);
     }
 
     /** A constant I64 tensor, stored inside the model: axes or shapes that operators take as inputs. */
@@ -73,11 +67,15 @@ public final class OnnxModelBuilder {
         for (int i = 0; i < values.length; i++) {
             raw.setAtIndex(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i, values[i]);
         }
+        return initializer(name, DType.I64, raw, shape);
+    }
+
+    private OnnxModelBuilder initializer(String name, DType dtype, MemorySegment raw, long[] shape) {
         ProtoWriter tensor = new ProtoWriter();
         for (long dim : shape) {
             tensor.varint(1, dim);
         }
-        tensor.varint(2, DType.I64.onnxCode()).string(8, name).bytes(9, raw.toArray(ValueLayout.JAVA_BYTE));
+        tensor.varint(2, dtype.onnxCode()).string(8, name).bytes(9, raw.toArray(ValueLayout.JAVA_BYTE));
         initializers.add(tensor);
         return this;
     }

@@ -172,11 +172,7 @@ class BatchingInferenceModelTest {
                     long[] ids = ids(new Random(length), length);
                     queued.add(callers.submit(() -> check(model, ids)));
                 }
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-                while (model.queued() < 4 && System.nanoTime() < deadline) {
-                    Thread.onSpinWait();
-                }
-                assertEquals(4, model.queued(), "the four later calls wait behind the first run");
+                awaitQueued(model, 4); // the four later calls wait behind the first run
                 gate.countDown();
                 first.get(30, TimeUnit.SECONDS);
                 for (Future<?> call : queued) {
@@ -205,10 +201,7 @@ class BatchingInferenceModelTest {
                 assertTrue(gated.entered.await(30, TimeUnit.SECONDS));
                 Future<?> good = callers.submit(() -> check(model, new long[] { 1, 2, 3 }));
                 Future<?> bad = callers.submit(() -> check(model, new long[] { TinyModels.VOCABULARY + 5 }));
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-                while (model.queued() < 2 && System.nanoTime() < deadline) {
-                    Thread.onSpinWait();
-                }
+                awaitQueued(model, 2);
                 gate.countDown();
                 first.get(30, TimeUnit.SECONDS);
                 good.get(30, TimeUnit.SECONDS);

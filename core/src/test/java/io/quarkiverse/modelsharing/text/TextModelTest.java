@@ -9,10 +9,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -68,13 +64,7 @@ class TextModelTest {
     }
 
     static double cosine(float[] a, float[] b) {
-        double dot = 0, na = 0, nb = 0;
-        for (int i = 0; i < a.length; i++) {
-            dot += a[i] * b[i];
-            na += a[i] * a[i];
-            nb += b[i] * b[i];
-        }
-        return dot / Math.sqrt(na * nb);
+        return Vectors.cosine(a, b);
     }
 
     private static void assertMatches(TextEmbedder ours, EmbeddingModel reference) {
@@ -112,25 +102,12 @@ class TextModelTest {
                 BatchingInferenceModel batching = new BatchingInferenceModel(minilm,
                         new BatchingInferenceModel.Settings(16, 0, 1, padding), TensorAllocator.offHeap());
                 TextModel batched = new TextModel(batching, tokenizer, TextSettings.embedding(Pooling.MEAN))) {
-            ExecutorService callers = Executors.newFixedThreadPool(4);
-            try {
-                List<Future<?>> calls = new ArrayList<>();
-                for (int caller = 0; caller < 4; caller++) {
-                    int offset = caller;
-                    calls.add(callers.submit(() -> {
-                        for (int i = 0; i < 5; i++) {
-                            String sentence = SENTENCES.get((offset + i) % SENTENCES.size());
-                            assertEquals(1.0, cosine(plain.embed(sentence), batched.embed(sentence)), 1e-6);
-                        }
-                        return null;
-                    }));
+            Vectors.concurrently(4, offset -> {
+                for (int i = 0; i < 5; i++) {
+                    String sentence = SENTENCES.get((offset + i) % SENTENCES.size());
+                    assertEquals(1.0, cosine(plain.embed(sentence), batched.embed(sentence)), 1e-6);
                 }
-                for (Future<?> call : calls) {
-                    call.get(5, TimeUnit.MINUTES);
-                }
-            } finally {
-                callers.shutdownNow();
-            }
+            });
             assertEquals(List.of(0L, 0L), java.util.Arrays.stream(batching.runsAndRequests()).boxed().toList(),
                     "each call went straight to the model, not through the batcher");
             List<float[]> all = plain.embedAll(SENTENCES);
@@ -186,26 +163,13 @@ class TextModelTest {
                 TextModel batched = new TextModel(batching, tokenizer, TextSettings.embedding(Pooling.MEAN))) {
             Map<String, float[]> expected = new java.util.HashMap<>();
             SENTENCES.forEach(sentence -> expected.put(sentence, plain.embed(sentence)));
-            ExecutorService callers = Executors.newFixedThreadPool(8);
-            try {
-                List<Future<?>> calls = new ArrayList<>();
-                for (int caller = 0; caller < 8; caller++) {
-                    int offset = caller;
-                    calls.add(callers.submit(() -> {
-                        for (int i = 0; i < 15; i++) {
-                            String sentence = SENTENCES.get((offset + i) % SENTENCES.size());
-                            double cosine = cosine(expected.get(sentence), batched.embed(sentence));
-                            assertTrue(cosine >= 0.99999, "cosine " + cosine + " for \"" + sentence + "\"");
-                        }
-                        return null;
-                    }));
+            Vectors.concurrently(8, offset -> {
+                for (int i = 0; i < 15; i++) {
+                    String sentence = SENTENCES.get((offset + i) % SENTENCES.size());
+                    double cosine = cosine(expected.get(sentence), batched.embed(sentence));
+                    assertTrue(cosine >= 0.99999, "cosine " + cosine + " for \"" + sentence + "\"");
                 }
-                for (Future<?> call : calls) {
-                    call.get(5, TimeUnit.MINUTES);
-                }
-            } finally {
-                callers.shutdownNow();
-            }
+            });
             long[] counts = batching.runsAndRequests();
             assertTrue(counts[0] < counts[1], counts[0] + " runs for " + counts[1] + " embeddings: none were batched");
         }

@@ -6,13 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.InputStream;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 
 import jakarta.inject.Inject;
 
@@ -30,6 +25,7 @@ import io.quarkiverse.modelsharing.text.TextClassifier;
 import io.quarkiverse.modelsharing.text.TextEmbedder;
 import io.quarkiverse.modelsharing.text.TextScorer;
 import io.quarkiverse.modelsharing.text.TextTokenizer;
+import io.quarkiverse.modelsharing.text.Vectors;
 import io.quarkus.test.QuarkusUnitTest;
 
 /**
@@ -104,13 +100,7 @@ class TextModelsTest {
     WorkerPool workers;
 
     static double cosine(float[] a, float[] b) {
-        double dot = 0, na = 0, nb = 0;
-        for (int i = 0; i < a.length; i++) {
-            dot += a[i] * b[i];
-            na += a[i] * a[i];
-            nb += b[i] * b[i];
-        }
-        return dot / Math.sqrt(na * nb);
+        return Vectors.cosine(a, b);
     }
 
     @Test
@@ -131,26 +121,13 @@ class TextModelsTest {
         Map<String, float[]> expected = new java.util.HashMap<>();
         SENTENCES.forEach(sentence -> expected.put(sentence, minilm.embed(sentence)));
         Map<String, String> before = workers.connection().client().status(Duration.ofSeconds(10));
-        ExecutorService callers = Executors.newFixedThreadPool(8);
-        try {
-            List<Future<?>> calls = new ArrayList<>();
-            for (int caller = 0; caller < 8; caller++) {
-                int offset = caller;
-                calls.add(callers.submit(() -> {
-                    for (int i = 0; i < 10; i++) {
-                        String sentence = SENTENCES.get((offset + i) % SENTENCES.size());
-                        double cosine = cosine(expected.get(sentence), shared.embed(sentence));
-                        assertTrue(cosine >= 0.99999, "cosine " + cosine + " for \"" + sentence + "\" through the worker");
-                    }
-                    return null;
-                }));
+        Vectors.concurrently(8, offset -> {
+            for (int i = 0; i < 10; i++) {
+                String sentence = SENTENCES.get((offset + i) % SENTENCES.size());
+                double cosine = cosine(expected.get(sentence), shared.embed(sentence));
+                assertTrue(cosine >= 0.99999, "cosine " + cosine + " for \"" + sentence + "\" through the worker");
             }
-            for (Future<?> call : calls) {
-                call.get(5, TimeUnit.MINUTES);
-            }
-        } finally {
-            callers.shutdownNow();
-        }
+        });
         Map<String, String> after = workers.connection().client().status(Duration.ofSeconds(10));
         long runs = Long.parseLong(after.get("runs")) - Long.parseLong(before.get("runs"));
         long requests = Long.parseLong(after.get("requests")) - Long.parseLong(before.get("requests"));
