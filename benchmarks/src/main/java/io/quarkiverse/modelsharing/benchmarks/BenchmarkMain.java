@@ -34,10 +34,18 @@ public final class BenchmarkMain {
 
     public static void main(String[] args) throws Exception {
         // ONNX Runtime writes debug files into $TMPDIR and unpacks its native library into java.io.tmpdir, leaving a
-        // directory behind: with TMPDIR set, both go there, for this JVM, the JMH forks and the harnesses' child JVMs.
+        // directory behind: with TMPDIR set, both go there, for the JMH forks and the harnesses' child JVMs. This JVM
+        // read java.io.tmpdir when it started (Files.createTempDirectory does not see a later value), so it is told
+        // on its command line; without that, its own unpacked library would be left in /tmp.
         String tmp = System.getenv("TMPDIR");
         if (tmp != null) {
-            System.setProperty("java.io.tmpdir", Path.of(tmp).toAbsolutePath().toString());
+            String wanted = Path.of(tmp).toAbsolutePath().toString();
+            if (!Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath().equals(Path.of(wanted))) {
+                System.err.println("TMPDIR is " + tmp + " but java.io.tmpdir is " + System.getProperty("java.io.tmpdir")
+                        + ": add -Djava.io.tmpdir=" + tmp + " before -jar, or ONNX Runtime leaves a directory in the"
+                        + " latter");
+            }
+            System.setProperty("java.io.tmpdir", wanted);
         }
         // The text suite tokenizes in this JVM: DJL unpacks its tokenizers' native library into its cache, under
         // target like the forks', and must never go to the network for anything.
