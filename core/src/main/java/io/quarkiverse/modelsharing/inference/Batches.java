@@ -139,10 +139,11 @@ public final class Batches {
                         + " for a batch padded to " + longest + ": its dimension " + padding.dimension()
                         + " does not follow the sequence");
             }
-            if (padding != null && !follows(padding, output.getKey()) && tensor.rank() > padding.dimension()
+            if (padding != null && !follows(padding, output.getKey()) && tensor.rank() > padding.dimension() + 1
                     && tensor.dim(padding.dimension()) == longest && !oneLength(requests, padding)) {
                 // it may follow the sequence without being said to: split by rows only, a short request would get the
-                // batch's padded positions; the requests run alone instead
+                // batch's padded positions; the requests run alone instead. Only outputs with dimensions past the padded
+                // one ([batch, tokens, hidden]): a [batch, labels] output whose labels happen to match is left alone
                 throw new TensorException("Output '" + output.getKey() + "' of model '" + model + "' is " + tensor
                         + " for a batch padded to " + longest + ": its dimension " + padding.dimension() + " may follow"
                         + " the sequence, but the padding does not name it among the outputs that do");

@@ -201,8 +201,11 @@ public record Padding(Map<String, Double> padValues, int dimension, Set<String> 
 
     /** Whether an element of {@code dtype} holds {@code value} exactly (floating-point types: any finite value). */
     static boolean holds(DType dtype, double value) {
+        if (dtype == DType.F16) {
+            return Math.abs(value) <= 65504;
+        }
         if (dtype.isFloatingPoint()) {
-            return Double.isFinite(value);
+            return Double.isFinite(value) && (dtype == DType.F64 || Math.abs(value) <= Float.MAX_VALUE);
         }
         if (value != Math.rint(value)) {
             return false;

@@ -53,7 +53,7 @@ import io.quarkiverse.modelsharing.tensor.TensorSpec;
 public final class FrameCodec {
 
     public static final int MAGIC = 0x50534D51;
-    public static final int VERSION = 3;
+    public static final int VERSION = 4;
     public static final int HEADER_BYTES = 20;
     public static final int MAX_STRING_BYTES = 4096;
     public static final int MAX_TENSORS = 256;

@@ -9,6 +9,7 @@ import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -69,8 +70,16 @@ final class Batcher {
             this.inputs = inputs;
             this.outputs = outputs;
             this.deadline = deadline;
-            this.answer = answer;
+            java.util.concurrent.atomic.AtomicBoolean answered = new java.util.concurrent.atomic.AtomicBoolean();
+            this.answer = outcome -> { // once, even when an Error makes the batcher answer what it may have answered
+                if (answered.compareAndSet(false, true)) {
+                    answer.accept(outcome);
+                }
+            };
         }
+
+        /** When it was queued ({@link System#nanoTime()}): a batch waits for more until its oldest request's delay. */
+        final long queuedAt = System.nanoTime();
 
         long requestId() {
             return requestId;
@@ -148,6 +157,8 @@ final class Batcher {
     private volatile int leftoverCount;
     /** Batches of this model handed to the executor and not yet ended. */
     private final AtomicInteger running = new AtomicInteger();
+    /** How many batches of this model may run at once with continuous batching: the worker's run slots. */
+    private final int concurrency;
     private volatile Boolean batchable;
     /** How requests of different lengths pad to batch together; null: only requests of one shape batch. */
     private volatile Padding padding;
@@ -157,6 +168,7 @@ final class Batcher {
 
     Batcher(String model, ModelRegistry registry, TensorAllocator allocator, Executor executor, Semaphore slots,
             int maxBatch, long maxDelayNanos, Padding padding) {
+        this.concurrency = Math.max(1, slots.availablePermits());
         this.padding = padding;
         this.model = model;
         this.registry = registry;
@@ -239,16 +251,21 @@ final class Batcher {
                 List<Pending> batch = gather(first);
                 leftoverCount = leftovers.size();
                 running.incrementAndGet();
-                executor.execute(() -> {
-                    try {
-                        runInSlot(batch);
-                    } finally {
-                        synchronized (running) {
-                            running.decrementAndGet();
-                            running.notifyAll();
+                try {
+                    executor.execute(() -> {
+                        try {
+                            runInSlot(batch);
+                        } catch (Throwable e) {
+                            fail(batch, e); // an Error from the model: every request of the batch is still answered
+                            throw e;
+                        } finally {
+                            ended();
                         }
-                    }
-                });
+                    });
+                } catch (RejectedExecutionException e) {
+                    ended(); // the worker is closing
+                    fail(batch, e);
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -276,7 +293,10 @@ final class Batcher {
                 it.remove();
             }
         }
-        long until = System.nanoTime() + maxDelayNanos;
+        // the wait is counted from the oldest request in sight, so that one that waited among the leftovers does not wait
+        // a whole delay again, and a batch of another shape costs no more than what is left of it
+        long oldest = leftovers.isEmpty() ? first.queuedAt : Math.min(first.queuedAt, leftovers.peekFirst().queuedAt);
+        long until = oldest + maxDelayNanos;
         while (state[0] < maxBatch && leftovers.size() < LEFTOVERS) {
             long left = until - System.nanoTime();
             Pending next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
@@ -307,15 +327,29 @@ final class Batcher {
     }
 
     /**
-     * Waits until no batch of this model is running. The dispatcher holds no run slot meanwhile, so it never keeps a
-     * run of another model from its slot.
+     * Waits until fewer batches of this model run than there are run slots, so that a slow batch does not hold back
+     * the next while a slot is free. The dispatcher holds no run slot meanwhile, so it never keeps a run of another
+     * model from its slot.
      */
     private void awaitIdle() throws InterruptedException {
         synchronized (running) {
-            while (running.get() > 0) {
+            while (running.get() >= concurrency) {
                 running.wait();
             }
         }
+    }
+
+    private void ended() {
+        synchronized (running) {
+            running.decrementAndGet();
+            running.notifyAll();
+        }
+    }
+
+    /** Answers every request of {@code batch} that has no answer yet with {@code failure}. */
+    private void fail(List<Pending> batch, Throwable failure) {
+        WorkerException answer = new WorkerException(Frame.ErrorCode.INTERNAL, "Model '" + model + "' failed: " + failure);
+        batch.forEach(pending -> pending.answer().accept(new Outcome(null, answer)));
     }
 
     /** Takes a run slot if one is free and no queued run waits for one: a caller never overtakes the queue. */

@@ -164,8 +164,15 @@ public final class WorkerServer implements AutoCloseable {
     String registerWithPadding(String model, ModelSource source, Padding padding) {
         synchronized (registry) {
             if (!registry.isRegistered(model)) {
-                registry.register(model, OnnxModelLoader.of(model, source));
+                if (padding != null) {
+                    String wrong = checkPadding(model, source, padding);
+                    if (wrong != null) {
+                        return wrong; // not registered: a corrected load may still register the name
+                    }
+                }
+                // the padding first: a request that comes between the two makes a batcher that sees it
                 paddings.put(model, java.util.Optional.ofNullable(padding));
+                registry.register(model, OnnxModelLoader.of(model, source));
                 return null;
             }
         }
@@ -176,6 +183,27 @@ public final class WorkerServer implements AutoCloseable {
         return "Model '" + model + "' is registered with " + known.map(p -> "padding " + p).orElse("no padding")
                 + "; a load cannot change it to " + (padding == null ? "none" : padding.toString())
                 + ": register the model under another name";
+    }
+
+    /**
+     * Why {@code padding} does not fit the model at {@code source}, read from its file without loading it; null if
+     * it fits, or if the file cannot be read that way (its load then says what is wrong).
+     */
+    private static String checkPadding(String model, ModelSource source, Padding padding) {
+        io.quarkiverse.modelsharing.onnx.OnnxModelInfo info;
+        try {
+            info = source instanceof ModelSource.FileSource file
+                    ? io.quarkiverse.modelsharing.onnx.OnnxModelInspector.inspect(file.path())
+                    : io.quarkiverse.modelsharing.onnx.OnnxModelInspector.inspect(source.readAllBytes(), source.describe());
+        } catch (java.io.IOException | RuntimeException e) {
+            return null;
+        }
+        try {
+            padding.checkAgainst(model, info.inputs(), info.outputs());
+            return null;
+        } catch (TensorException e) {
+            return e.getMessage();
+        }
     }
 
     /** The padding a model batches with, or null. */

@@ -135,6 +135,12 @@ class PaddingTest {
                     () -> Batches.split("m", Map.of("hidden", hidden), requests, unsaid, TensorAllocator.offHeap()));
             assertEquals("Output 'hidden' of model 'm' is " + hidden + " for a batch padded to 3: its dimension 1 may"
                     + " follow the sequence, but the padding does not name it among the outputs that do", e.getMessage());
+        }
+        try (Tensor logits = Tensor.allocate(DType.F32, 2, 3)) {
+            List<Map<String, Tensor>> parts = Batches.split("m", Map.of("logits", logits), requests, unsaid,
+                    TensorAllocator.offHeap());
+            parts.forEach(part -> part.values().forEach(Tensor::close));
+            assertEquals(2, parts.size(), "[batch, 3 labels] beside texts of up to 3 tokens is split by rows");
         } finally {
             requests.forEach(r -> r.values().forEach(Tensor::close));
         }

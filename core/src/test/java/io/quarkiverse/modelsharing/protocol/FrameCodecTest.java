@@ -58,7 +58,7 @@ class FrameCodecTest {
     void malformedFramesSayWhatIsWrong() {
         ByteBuffer good = codec.encode(SAMPLES.get(2));
         assertEquals("not a worker-protocol frame: magic 0x0", message(mutate(good, 0, 0, 0, 0, 0)));
-        assertEquals("protocol version 4 is not supported; this side speaks 3", message(mutate(good, 4, 4)));
+        assertEquals("protocol version 5 is not supported; this side speaks 4", message(mutate(good, 4, 5)));
         assertEquals("unknown frame type 99", message(mutate(good, 5, 99)));
         assertEquals("unknown frame flags 0x1", message(mutate(good, 6, 1)));
         assertEquals("a payload of 4294967295 bytes exceeds the 1048576-byte bound",

@@ -135,6 +135,9 @@ class PaddingRegistrationTest {
                     + " [attention_mask, input_ids, token_type_ids]",
                     assertThrows(WorkerException.class,
                             () -> attacker.load("tiny=" + model, nonsense, Duration.ofSeconds(30))).getMessage());
+            assertNull(worker.padding("tiny"), "a refused padding registers nothing");
+            attacker.load("tiny=" + model, PaddedWorkerBatchingTest.PADDING, Duration.ofSeconds(30));
+            assertEquals(PaddedWorkerBatchingTest.PADDING, worker.padding("tiny"), "a corrected load registers the name");
         }
     }
 
