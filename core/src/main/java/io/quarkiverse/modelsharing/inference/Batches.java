@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
 
 import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkiverse.modelsharing.tensor.Tensor;
@@ -65,6 +66,85 @@ public final class Batches {
             }
         }
         return true;
+    }
+
+    /**
+     * Whether {@code b}'s inputs stack onto {@code a}'s: {@link Padding#stacks} with a padding, {@link #sameLayout}
+     * without.
+     */
+    public static boolean stacks(Padding padding, Map<String, Tensor> a, Map<String, Tensor> b) {
+        return padding != null ? padding.stacks(a, b) : sameLayout(a, b, null);
+    }
+
+    /**
+     * A batch being gathered, for the batchers: what its first request fixes (the layout the others must stack onto)
+     * and what it holds so far (rows, longest padded length, real positions), so that a request joins only if it
+     * stacks, the rows stay within the batch's, and the batch keeps {@link Padding#worthPadding the padding bound}.
+     */
+    public static final class Gathering {
+
+        private final Map<String, Tensor> first;
+        private final Padding padding;
+        private final long maxRows;
+        private long rows;
+        private long longest;
+        private long real;
+
+        /** A batch of {@code first} alone, of at most {@code maxRows} rows; {@code padding} may be null. */
+        public Gathering(Map<String, Tensor> first, Padding padding, long maxRows) {
+            this.first = first;
+            this.padding = padding;
+            this.maxRows = maxRows;
+            this.rows = rows(first);
+            this.longest = padding == null ? 0 : padding.length(first);
+            this.real = rows * longest;
+        }
+
+        /** Whether the batch has all the rows it may hold. */
+        public boolean full() {
+            return rows >= maxRows;
+        }
+
+        /** Adds a request's inputs if they join the batch; returns whether they did. */
+        public boolean add(Map<String, Tensor> inputs) {
+            long more = rows(inputs);
+            long length = padding == null ? 0 : padding.length(inputs);
+            if (more == 0 || rows + more > maxRows || !stacks(padding, first, inputs) || (padding != null
+                    && !Padding.worthPadding(rows + more, Math.max(longest, length), real + more * length))) {
+                return false;
+            }
+            rows += more;
+            longest = Math.max(longest, length);
+            real += more * length;
+            return true;
+        }
+    }
+
+    /** Positions of padded inputs in a batcher's padded batches that were padding, and all their positions. */
+    public static final class Waste {
+
+        private final LongAdder padded = new LongAdder();
+        private final LongAdder all = new LongAdder();
+
+        /** Counts a batch of {@code requests} padded with {@code padding} (nothing if null). */
+        public void add(List<Map<String, Tensor>> requests, Padding padding) {
+            if (padding != null) {
+                long[] counts = padding(requests, padding);
+                padded.add(counts[0]);
+                all.add(counts[1]);
+            }
+        }
+
+        /** Whether a padded batch has been counted. */
+        public boolean any() {
+            return all.sum() > 0;
+        }
+
+        /** The share of positions that were padding, 0 to 1; 0 before any padded batch. */
+        public double share() {
+            long positions = all.sum();
+            return positions == 0 ? 0 : (double) padded.sum() / positions;
+        }
     }
 
     /** The longest padded length of {@code requests}, or 0 without padding. */

@@ -65,9 +65,8 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
     private final LongAdder runs = new LongAdder();
     /** Requests answered by those runs. */
     private final LongAdder requests = new LongAdder();
-    /** Positions of padded inputs that were padding, and all their positions, summed over batches. */
-    private final LongAdder paddedPositions = new LongAdder();
-    private final LongAdder positions = new LongAdder();
+    /** What padding cost the batches. */
+    private final Batches.Waste waste = new Batches.Waste();
 
     public BatchingInferenceModel(InferenceModel delegate, Settings settings, TensorAllocator allocator) {
         this.delegate = delegate;
@@ -81,12 +80,10 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
 
     private static final class Pending {
         final Map<String, Tensor> inputs;
-        final long rows;
         final CompletableFuture<InferenceResult> result = new CompletableFuture<>();
 
-        Pending(Map<String, Tensor> inputs, long rows) {
+        Pending(Map<String, Tensor> inputs) {
             this.inputs = inputs;
-            this.rows = rows;
         }
     }
 
@@ -123,7 +120,7 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
         if (rows == 0 || rows >= settings.maxBatch() || (padding != null && padding.length(inputs) < 0)) {
             return runAlone(inputs);
         }
-        Pending pending = new Pending(inputs, rows);
+        Pending pending = new Pending(inputs);
         lock.lock();
         try {
             if (closed) {
@@ -261,28 +258,23 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
      * rows and {@link Padding#worthPadding its padding bound}, waiting until {@code until} for more.
      */
     private void take(long until, List<Pending> batch) throws InterruptedException {
-        Padding padding = settings.padding(); // checked by the calls' first
-        long rows = 0;
-        long longest = 0;
-        long real = 0;
+        Batches.Gathering gathering = null;
         lock.lock();
         try {
             for (;;) {
-                for (Iterator<Pending> it = queue.iterator(); it.hasNext() && rows < settings.maxBatch();) {
+                for (Iterator<Pending> it = queue.iterator(); it.hasNext() && (gathering == null || !gathering.full());) {
                     Pending next = it.next();
-                    long length = padding == null ? 0 : padding.length(next.inputs);
-                    if (batch.isEmpty() || (rows + next.rows <= settings.maxBatch() && stacks(padding, batch.get(0), next)
-                            && (padding == null || Padding.worthPadding(rows + next.rows, Math.max(longest, length),
-                                    real + next.rows * length)))) {
-                        batch.add(next);
-                        rows += next.rows;
-                        longest = Math.max(longest, length);
-                        real += next.rows * length;
-                        it.remove();
+                    if (gathering == null) {
+                        // the padding was checked by the calls' first
+                        gathering = new Batches.Gathering(next.inputs, settings.padding(), settings.maxBatch());
+                    } else if (!gathering.add(next.inputs)) {
+                        continue;
                     }
+                    batch.add(next);
+                    it.remove();
                 }
                 long left = until - System.nanoTime();
-                if (rows >= settings.maxBatch() || left <= 0 || closed) {
+                if ((gathering != null && gathering.full()) || left <= 0 || closed) {
                     return;
                 }
                 queued.awaitNanos(left);
@@ -303,11 +295,6 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
             paddingChecked = true;
         }
         return padding;
-    }
-
-    private static boolean stacks(Padding padding, Pending first, Pending next) {
-        return padding != null ? padding.stacks(first.inputs, next.inputs)
-                : Batches.sameLayout(first.inputs, next.inputs, null);
     }
 
     private void run(List<Pending> batch) {
@@ -346,11 +333,7 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
         }
         runs.increment();
         requests.add(batch.size());
-        if (settings.padding() != null) {
-            long[] waste = Batches.padding(inputs, settings.padding());
-            paddedPositions.add(waste[0]);
-            positions.add(waste[1]);
-        }
+        waste.add(inputs, settings.padding());
         for (int i = 0; i < batch.size(); i++) {
             batch.get(i).result.complete(new InferenceResult(name(), parts.get(i)));
         }
@@ -374,8 +357,7 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
 
     /** The share of padded inputs' positions in batches that were padding, 0 to 1; 0 before any padded batch. */
     public double paddingWaste() {
-        long all = positions.sum();
-        return all == 0 ? 0 : (double) paddedPositions.sum() / all;
+        return waste.share();
     }
 
     private void failQueued() {

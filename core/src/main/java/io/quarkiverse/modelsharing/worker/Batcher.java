@@ -162,9 +162,8 @@ final class Batcher {
     private volatile Boolean batchable;
     /** How requests of different lengths pad to batch together; null: only requests of one shape batch. */
     private volatile Padding padding;
-    /** Positions of padded inputs in stacked batches that were padding, and all their positions. */
-    final LongAdder paddedPositions = new LongAdder();
-    final LongAdder positions = new LongAdder();
+    /** What padding cost this model's stacked batches. */
+    final Batches.Waste waste = new Batches.Waste();
 
     Batcher(String model, ModelRegistry registry, TensorAllocator allocator, Executor executor, Semaphore slots,
             int maxBatch, long maxDelayNanos, Padding padding) {
@@ -232,15 +231,6 @@ final class Batcher {
         return known;
     }
 
-    /**
-     * Whether {@code next}'s inputs stack onto {@code first}'s: same names and dtypes, same shapes past the first
-     * dimension, except the padded dimension of padded inputs if the model pads (and then the same length bucket).
-     */
-    private static boolean fits(Padding padding, Pending first, Pending next) {
-        return padding != null ? padding.stacks(first.inputs(), next.inputs())
-                : Batches.sameLayout(first.inputs(), next.inputs(), null);
-    }
-
     private void dispatch() {
         try {
             for (;;) {
@@ -280,16 +270,14 @@ final class Batcher {
      */
     private List<Pending> gather(Pending first) throws InterruptedException {
         List<Pending> batch = new ArrayList<>(List.of(first));
-        long rows = first.batchRows();
-        if (rows == 0) {
+        if (first.batchRows() == 0) {
             return batch; // a request that cannot stack runs alone, at once
         }
-        Padding pads = padding;
-        long[] state = { rows, pads == null ? 0 : pads.length(first.inputs()), 0 };
-        state[2] = rows * state[1];
-        for (java.util.Iterator<Pending> it = leftovers.iterator(); it.hasNext() && state[0] < maxBatch;) {
+        Batches.Gathering gathering = new Batches.Gathering(first.inputs(), padding, maxBatch);
+        for (java.util.Iterator<Pending> it = leftovers.iterator(); it.hasNext() && !gathering.full();) {
             Pending next = it.next();
-            if (join(pads, batch, next, state)) {
+            if (gathering.add(next.inputs())) {
+                batch.add(next);
                 it.remove();
             }
         }
@@ -297,33 +285,19 @@ final class Batcher {
         // a whole delay again, and a batch of another shape costs no more than what is left of it
         long oldest = leftovers.isEmpty() ? first.queuedAt : Math.min(first.queuedAt, leftovers.peekFirst().queuedAt);
         long until = oldest + maxDelayNanos;
-        while (state[0] < maxBatch && leftovers.size() < LEFTOVERS) {
+        while (!gathering.full() && leftovers.size() < LEFTOVERS) {
             long left = until - System.nanoTime();
             Pending next = left > 0 ? queue.poll(left, TimeUnit.NANOSECONDS) : queue.poll();
             if (next == null) {
                 break;
             }
-            if (!join(pads, batch, next, state)) {
+            if (gathering.add(next.inputs())) {
+                batch.add(next);
+            } else {
                 leftovers.addLast(next);
             }
         }
         return batch;
-    }
-
-    /** Adds {@code next} to {@code batch} if it stacks there; {@code state} is the batch's rows, longest, real positions. */
-    private boolean join(Padding pads, List<Pending> batch, Pending next, long[] state) {
-        long nextRows = next.batchRows();
-        long length = pads == null ? 0 : pads.length(next.inputs());
-        if (nextRows == 0 || !fits(pads, batch.get(0), next) || state[0] + nextRows > maxBatch
-                || (pads != null && !Padding.worthPadding(state[0] + nextRows, Math.max(state[1], length),
-                        state[2] + nextRows * length))) {
-            return false;
-        }
-        batch.add(next);
-        state[0] += nextRows;
-        state[1] = Math.max(state[1], length);
-        state[2] += nextRows * length;
-        return true;
     }
 
     /**
@@ -465,11 +439,7 @@ final class Batcher {
         } finally {
             stacked.values().forEach(Tensor::close);
         }
-        if (padding != null) {
-            long[] waste = Batches.padding(inputs, padding);
-            paddedPositions.add(waste[0]);
-            positions.add(waste[1]);
-        }
+        waste.add(inputs, padding);
         for (int i = 0; i < batch.size(); i++) {
             batch.get(i).answer().accept(new Outcome(answers.get(i), null));
         }

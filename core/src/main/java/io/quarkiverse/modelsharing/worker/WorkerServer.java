@@ -264,9 +264,8 @@ public final class WorkerServer implements AutoCloseable {
     public Map<String, String> paddingWaste() {
         Map<String, String> waste = new java.util.TreeMap<>();
         batchers.forEach((model, batcher) -> {
-            long all = batcher.positions.sum();
-            if (all > 0) {
-                waste.put(model, String.format(java.util.Locale.ROOT, "%.4f", (double) batcher.paddedPositions.sum() / all));
+            if (batcher.waste.any()) {
+                waste.put(model, String.format(java.util.Locale.ROOT, "%.4f", batcher.waste.share()));
             }
         });
         return waste;
