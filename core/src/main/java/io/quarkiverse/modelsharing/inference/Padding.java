@@ -7,6 +7,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 
+import io.quarkiverse.modelsharing.Digests;
 import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkiverse.modelsharing.tensor.TensorException;
@@ -129,6 +130,11 @@ public record Padding(Map<String, Double> padValues, int dimension, Set<String> 
         return padValues.entrySet().stream().map(e -> e.getKey() + "=" + format(e.getValue()))
                 .collect(Collectors.joining(",")) + ";dimension=" + dimension + ";outputs="
                 + String.join(",", sequenceOutputs) + ";bucket=" + bucketWidth;
+    }
+
+    /** 8 hex digits that tell this padding from another: part of the name a model padded so is registered under. */
+    public String fingerprint() {
+        return Digests.sha256Hex(toString(), 4);
     }
 
     /**

@@ -11,6 +11,8 @@ import java.util.Optional;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
 
+import io.quarkiverse.modelsharing.Digests;
+
 /**
  * Where a model's bytes come from: a file, a classpath resource, or memory.
  * <p>
@@ -56,13 +58,7 @@ public sealed interface ModelSource {
                 identity.append("|missing");
             }
         });
-        try {
-            byte[] digest = java.security.MessageDigest.getInstance("SHA-256")
-                    .digest(identity.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            return java.util.HexFormat.of().formatHex(digest, 0, 8);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every JDK has SHA-256", e);
-        }
+        return Digests.sha256Hex(identity.toString(), 8);
     }
 
     static ModelSource parse(String location, ClassLoader classLoader) {

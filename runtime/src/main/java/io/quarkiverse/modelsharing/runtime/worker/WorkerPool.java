@@ -103,7 +103,7 @@ public final class WorkerPool implements AutoCloseable {
         locations.forEach((name, location) -> pool.remoteNames.put(name, name + "@" + ModelSource.parse(location,
                 WorkerPool.class.getClassLoader()).fingerprint()
                 + (paddings.containsKey(name)
-                        ? "-" + digest(paddings.get(name).toString())
+                        ? "-" + paddings.get(name).fingerprint()
                         : "")));
         pool.connections.add(new WorkerConnection(connectTo, allocator, clientName(), timeout, client -> {
             locations.forEach((name, location) -> client.load(pool.remoteNames.get(name) + "=" + location,
@@ -334,17 +334,6 @@ public final class WorkerPool implements AutoCloseable {
             }
             socketDirectory.toFile().delete();
             PrivateDirectory.removeIfEmpty(socketDirectory.getParent());
-        }
-    }
-
-    /** 8 hex digits of the SHA-256 of {@code text}. */
-    private static String digest(String text) {
-        try {
-            byte[] hash = java.security.MessageDigest.getInstance("SHA-256")
-                    .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            return java.util.HexFormat.of().formatHex(hash, 0, 4);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is missing from this JVM", e);
         }
     }
 
