@@ -45,16 +45,16 @@ public final class TextTokenizer implements AutoCloseable {
      */
     public static TextTokenizer read(InputStream json, String where, int maxTokens) {
         try {
-            String text = new String(json.readAllBytes(), StandardCharsets.UTF_8);
+            byte[] bytes = json.readAllBytes();
             HuggingFaceTokenizer tokenizer;
-            try (InputStream again = new java.io.ByteArrayInputStream(text.getBytes(StandardCharsets.UTF_8))) {
+            try (InputStream again = new java.io.ByteArrayInputStream(bytes)) {
                 tokenizer = HuggingFaceTokenizer.newInstance(again, Map.of("padding", "false", "truncation", "true",
                         "maxLength", Integer.toString(maxTokens)));
             } catch (RuntimeException e) {
                 throw new IllegalArgumentException("Tokenizer " + where + " is not a Hugging Face tokenizer.json: "
                         + e.getMessage(), e);
             }
-            return new TextTokenizer(tokenizer, padId(text, tokenizer), maxTokens);
+            return new TextTokenizer(tokenizer, padId(new String(bytes, StandardCharsets.UTF_8), tokenizer), maxTokens);
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot read tokenizer " + where + ": " + e.getMessage(), e);
         }

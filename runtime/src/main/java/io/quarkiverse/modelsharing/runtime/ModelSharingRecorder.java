@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -208,7 +209,7 @@ public class ModelSharingRecorder {
             ModelRuntimeConfig model = modelConfig(name);
             Pooling pooling = model.poolingConfig().map(location -> Pooling.fromSentenceTransformers(
                     new String(read(name, "pooling-config", location), StandardCharsets.UTF_8))).orElse(model.pooling());
-            TextSettings settings = new TextSettings(text.task(), pooling, model.normalize(), model.maxTokens(),
+            TextSettings settings = new TextSettings(text.getTask(), pooling, model.normalize(), model.maxTokens(),
                     model.truncate(), model.labels().orElse(List.of()), model.batching().maxBatch());
             return new TextModel(placed(registry, workers, name, text), tokenizer(name, text), settings);
         };
@@ -222,10 +223,10 @@ public class ModelSharingRecorder {
                 return new WorkerPlacedModel(name, workers.getValue(), config.getValue().workers().timeout());
             }
             InferenceModel inProcess = new RegistryInferenceModel(registry.getValue(), name);
-            BatchingConfig batching = model.batching();
-            if (!batching.enabled().orElse(text != null)) {
+            if (!batches(name, text)) {
                 return inProcess;
             }
+            BatchingConfig batching = model.batching();
             return new BatchingInferenceModel(inProcess, new BatchingInferenceModel.Settings(batching.maxBatch(),
                     batching.maxDelay().toNanos(), batching.concurrentRuns(), padding(name, text)), TensorAllocator.offHeap());
         });
@@ -236,18 +237,18 @@ public class ModelSharingRecorder {
      * its tokenizer; null if the model does not batch, or batches only requests of one shape.
      */
     private Padding padding(String name, TextModelShape text) {
-        BatchingConfig batching = modelConfig(name).batching();
-        if (!batching.enabled().orElse(text != null)) {
+        if (!batches(name, text)) {
             return null;
         }
+        BatchingConfig batching = modelConfig(name).batching();
         Set<String> sequence = batching.sequenceOutputs()
-                .orElse(text != null ? Set.copyOf(text.sequenceOutputs()) : Set.of());
+                .orElse(text != null ? Set.copyOf(text.getSequenceOutputs()) : Set.of());
         try {
             if (!batching.pad().isEmpty()) {
                 return new Padding(batching.pad(), batching.padDimension(), sequence, batching.bucketWidth().orElse(0));
             }
             if (text != null) {
-                return Padding.text(tokenizer(name, text).padId(), Set.copyOf(text.inputs()), sequence,
+                return Padding.text(tokenizer(name, text).padId(), Set.copyOf(text.getInputs()), sequence,
                         batching.bucketWidth().orElse(TEXT_BUCKET_WIDTH));
             }
         } catch (IllegalArgumentException e) {
@@ -257,11 +258,16 @@ public class ModelSharingRecorder {
         return null;
     }
 
+    /** Whether a model batches: as configured, and by default if it is a text model (one with a tokenizer). */
+    private boolean batches(String name, TextModelShape text) {
+        return modelConfig(name).batching().enabled().orElse(text != null);
+    }
+
     private TextTokenizer tokenizer(String name, TextModelShape text) {
         return TOKENIZERS.computeIfAbsent(name, key -> {
-            byte[] json = read(name, "tokenizer", text.tokenizer());
+            byte[] json = read(name, "tokenizer", text.getTokenizer());
             try {
-                return TextTokenizer.read(new ByteArrayInputStream(json), text.tokenizer(), modelConfig(name).maxTokens());
+                return TextTokenizer.read(new ByteArrayInputStream(json), text.getTokenizer(), modelConfig(name).maxTokens());
             } catch (IllegalArgumentException e) {
                 throw new ModelSharingException("Model '" + name + "': " + e.getMessage(), e);
             }
@@ -278,9 +284,8 @@ public class ModelSharingRecorder {
     }
 
     /** The in-process batcher of model {@code name}, if it batches in process and a bean has used it. */
-    public static java.util.Optional<BatchingInferenceModel> batching(String name) {
-        return PLACED.get(name) instanceof BatchingInferenceModel batching ? java.util.Optional.of(batching)
-                : java.util.Optional.empty();
+    public static Optional<BatchingInferenceModel> batching(String name) {
+        return PLACED.get(name) instanceof BatchingInferenceModel batching ? Optional.of(batching) : Optional.empty();
     }
 
     private static void closeShared() {

@@ -61,20 +61,4 @@ public class TextModelShape {
     public void setSequenceOutputs(List<String> sequenceOutputs) {
         this.sequenceOutputs = sequenceOutputs;
     }
-
-    String tokenizer() {
-        return tokenizer;
-    }
-
-    TextTask task() {
-        return task;
-    }
-
-    List<String> inputs() {
-        return inputs;
-    }
-
-    List<String> sequenceOutputs() {
-        return sequenceOutputs;
-    }
 }
