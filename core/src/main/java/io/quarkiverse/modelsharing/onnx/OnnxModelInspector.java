@@ -60,6 +60,12 @@ public final class OnnxModelInspector {
         }
     }
 
+    /** Inspects a model wherever it is: a file mapped, anything else read. */
+    public static OnnxModelInfo inspect(ModelSource source) throws IOException {
+        return source instanceof ModelSource.FileSource file ? inspect(file.path())
+                : inspect(source.readAllBytes(), source.describe());
+    }
+
     /** Inspects a model held in memory; {@code source} names it in error messages. */
     public static OnnxModelInfo inspect(byte[] model, String source) {
         return inspect(MemorySegment.ofArray(model), source);

@@ -19,6 +19,8 @@ import java.util.concurrent.atomic.LongAdder;
 import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.inference.Padding;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
+import io.quarkiverse.modelsharing.onnx.OnnxModelInfo;
+import io.quarkiverse.modelsharing.onnx.OnnxModelInspector;
 import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
 import io.quarkiverse.modelsharing.protocol.ByteBudget;
 import io.quarkiverse.modelsharing.protocol.Frame;
@@ -190,11 +192,9 @@ public final class WorkerServer implements AutoCloseable {
      * it fits, or if the file cannot be read that way (its load then says what is wrong).
      */
     private static String checkPadding(String model, ModelSource source, Padding padding) {
-        io.quarkiverse.modelsharing.onnx.OnnxModelInfo info;
+        OnnxModelInfo info;
         try {
-            info = source instanceof ModelSource.FileSource file
-                    ? io.quarkiverse.modelsharing.onnx.OnnxModelInspector.inspect(file.path())
-                    : io.quarkiverse.modelsharing.onnx.OnnxModelInspector.inspect(source.readAllBytes(), source.describe());
+            info = OnnxModelInspector.inspect(source);
         } catch (java.io.IOException | RuntimeException e) {
             return null;
         }

@@ -1,7 +1,6 @@
 package io.quarkiverse.modelsharing.deployment;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -47,7 +46,7 @@ final class ModelValidator {
                 return;
             }
             try {
-                inspect(source, classLoader);
+                inspect(source);
             } catch (InvalidModelException e) {
                 problems.add("model '" + name + "': " + key + ": " + e.getMessage());
             } catch (IOException e) {
@@ -57,22 +56,11 @@ final class ModelValidator {
         return problems;
     }
 
-    static OnnxModelInfo inspect(ModelSource source, ClassLoader classLoader) throws IOException {
-        return switch (source) {
-            case ModelSource.FileSource file -> {
-                if (!Files.isReadable(file.path())) {
-                    throw new IOException("permission denied");
-                }
-                yield OnnxModelInspector.inspect(file.path());
-            }
-            case ModelSource.ClasspathSource resource -> {
-                try (InputStream in = classLoader.getResourceAsStream(resource.resource())) {
-                    yield OnnxModelInspector.inspect(in.readAllBytes(), source.describe());
-                }
-            }
-            case ModelSource.JarEntrySource entry -> OnnxModelInspector.inspect(entry.readAllBytes(), source.describe());
-            case ModelSource.BytesSource bytes -> OnnxModelInspector.inspect(bytes.readAllBytes(), source.describe());
-        };
+    static OnnxModelInfo inspect(ModelSource source) throws IOException {
+        if (source instanceof ModelSource.FileSource file && !Files.isReadable(file.path())) {
+            throw new IOException("permission denied");
+        }
+        return OnnxModelInspector.inspect(source);
     }
 
     /** The message that fails the build, listing what is configured. */
