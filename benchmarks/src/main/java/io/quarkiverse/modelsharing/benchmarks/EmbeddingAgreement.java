@@ -13,6 +13,7 @@ import io.quarkiverse.modelsharing.inference.InferenceModel;
 import io.quarkiverse.modelsharing.text.TextModel;
 import io.quarkiverse.modelsharing.text.TextSettings;
 import io.quarkiverse.modelsharing.text.TextTokenizer;
+import io.quarkiverse.modelsharing.text.Vectors;
 
 /**
  * Whether the text suite's configurations give the same embeddings, as cosine similarities to ours alone, checked
@@ -102,22 +103,10 @@ final class EmbeddingAgreement {
         double lowest = 1;
         double sum = 0;
         for (int i = 0; i < a.size(); i++) {
-            double cosine = cosine(a.get(i), b.get(i));
+            double cosine = Vectors.cosine(a.get(i), b.get(i));
             lowest = Math.min(lowest, cosine);
             sum += cosine;
         }
         return new double[] { lowest, sum / a.size() };
-    }
-
-    static double cosine(float[] a, float[] b) {
-        double dot = 0;
-        double aa = 0;
-        double bb = 0;
-        for (int i = 0; i < a.length; i++) {
-            dot += a[i] * b[i];
-            aa += a[i] * a[i];
-            bb += b[i] * b[i];
-        }
-        return dot / Math.sqrt(aa * bb);
     }
 }
