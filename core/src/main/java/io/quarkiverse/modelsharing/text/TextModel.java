@@ -117,6 +117,18 @@ public final class TextModel implements TextEmbedder, TextScorer, TextClassifier
         return runAll(texts.stream().map(this::tokens).toList());
     }
 
+    /** An embedding and how many tokens the model read for it, from one tokenization. */
+    public record Counted(float[] vector, int tokens) {
+    }
+
+    /** {@link #embedAll}, with each text's token count from the same tokenization. */
+    public List<Counted> embedAllCounted(List<String> texts) {
+        require(TextTask.EMBEDDING, "embedAll");
+        List<TextTokenizer.Tokens> tokens = texts.stream().map(this::tokens).toList();
+        List<float[]> vectors = runAll(tokens);
+        return IntStream.range(0, texts.size()).mapToObj(i -> new Counted(vectors.get(i), tokens.get(i).length())).toList();
+    }
+
     @Override
     public int dimension() {
         return dimension;

@@ -3,7 +3,7 @@ package io.quarkiverse.modelsharing.runtime.langchain4j;
 import java.util.function.Supplier;
 
 import io.quarkiverse.modelsharing.Model;
-import io.quarkiverse.modelsharing.text.TextEmbedder;
+import io.quarkiverse.modelsharing.text.TextModel;
 import io.quarkus.arc.Arc;
 import io.quarkus.runtime.annotations.Recorder;
 
@@ -11,9 +11,8 @@ import io.quarkus.runtime.annotations.Recorder;
 @Recorder
 public class LangChain4jRecorder {
 
-    /** langchain4j's EmbeddingModel over the {@code @Model("name") TextEmbedder} bean. */
+    /** langchain4j's EmbeddingModel over the {@code @Model("name")} text model bean. */
     public Supplier<Object> embeddingModel(String name) {
-        return () -> new SharedEmbeddingModel(name,
-                Arc.container().select(TextEmbedder.class, Model.Literal.of(name)).get());
+        return () -> new SharedEmbeddingModel(name, Arc.container().select(TextModel.class, Model.Literal.of(name)).get());
     }
 }

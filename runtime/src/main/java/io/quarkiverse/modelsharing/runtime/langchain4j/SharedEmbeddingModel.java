@@ -7,7 +7,7 @@ import dev.langchain4j.data.segment.TextSegment;
 import dev.langchain4j.model.embedding.EmbeddingModel;
 import dev.langchain4j.model.output.Response;
 import dev.langchain4j.model.output.TokenUsage;
-import io.quarkiverse.modelsharing.text.TextEmbedder;
+import io.quarkiverse.modelsharing.text.TextModel;
 
 /**
  * langchain4j's {@link EmbeddingModel} over a text model of the extension: loaded once, evicted by policy, in
@@ -18,16 +18,17 @@ import io.quarkiverse.modelsharing.text.TextEmbedder;
 public final class SharedEmbeddingModel implements EmbeddingModel {
 
     private final String name;
-    private final TextEmbedder embedder;
+    private final TextModel embedder;
 
-    public SharedEmbeddingModel(String name, TextEmbedder embedder) {
+    public SharedEmbeddingModel(String name, TextModel embedder) {
         this.name = name;
         this.embedder = embedder;
     }
 
     @Override
     public Response<Embedding> embed(String text) {
-        return Response.from(Embedding.from(embedder.embed(text)), new TokenUsage(embedder.countTokens(text)));
+        TextModel.Counted counted = embedder.embedAllCounted(List.of(text)).get(0);
+        return Response.from(Embedding.from(counted.vector()), new TokenUsage(counted.tokens()));
     }
 
     @Override
@@ -37,10 +38,9 @@ public final class SharedEmbeddingModel implements EmbeddingModel {
 
     @Override
     public Response<List<Embedding>> embedAll(List<TextSegment> segments) {
-        List<String> texts = segments.stream().map(TextSegment::text).toList();
-        List<Embedding> embeddings = embedder.embedAll(texts).stream().map(Embedding::from).toList();
-        int tokens = texts.stream().mapToInt(embedder::countTokens).sum();
-        return Response.from(embeddings, new TokenUsage(tokens));
+        List<TextModel.Counted> counted = embedder.embedAllCounted(segments.stream().map(TextSegment::text).toList());
+        List<Embedding> embeddings = counted.stream().map(each -> Embedding.from(each.vector())).toList();
+        return Response.from(embeddings, new TokenUsage(counted.stream().mapToInt(TextModel.Counted::tokens).sum()));
     }
 
     @Override
