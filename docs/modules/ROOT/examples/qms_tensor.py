@@ -14,8 +14,8 @@ import numpy as np
 
 MAGIC = 0x54534D51  # "QMST"
 BLOCK_MAGIC = 0x42534D51  # "QMSB"
-DTYPES = {1: np.float32, 10: np.float16, 11: np.float64, 3: np.int8, 2: np.uint8, 6: np.int32, 7: np.int64,
-          9: np.bool_}  # ONNX TensorProto.DataType codes; BF16 (16) has no NumPy dtype
+DTYPES = {1: np.float32, 10: np.float16, 11: np.float64, 3: np.int8, 2: np.uint8, 5: np.int16, 4: np.uint16,
+          6: np.int32, 12: np.uint32, 7: np.int64, 13: np.uint64, 9: np.bool_}  # ONNX TensorProto.DataType codes; BF16 (16) has no NumPy dtype
 
 
 def read_descriptor(data: bytes) -> dict:

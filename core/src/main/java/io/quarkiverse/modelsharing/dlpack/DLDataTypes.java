@@ -19,8 +19,8 @@ final class DLDataTypes {
         return switch (dtype) {
             case F32, F16, F64 -> FLOAT;
             case BF16 -> BFLOAT;
-            case I8, I32, I64 -> INT;
-            case U8 -> UINT;
+            case I8, I16, I32, I64 -> INT;
+            case U8, U16, U32, U64 -> UINT;
             case BOOL -> BOOL;
         };
     }
@@ -35,6 +35,10 @@ final class DLDataTypes {
             case FLOAT * 1000 + 64 -> DType.F64;
             case BFLOAT * 1000 + 16 -> DType.BF16;
             case INT * 1000 + 8 -> DType.I8;
+            case INT * 1000 + 16 -> DType.I16;
+            case UINT * 1000 + 16 -> DType.U16;
+            case UINT * 1000 + 32 -> DType.U32;
+            case UINT * 1000 + 64 -> DType.U64;
             case INT * 1000 + 32 -> DType.I32;
             case INT * 1000 + 64 -> DType.I64;
             case UINT * 1000 + 8 -> DType.U8;

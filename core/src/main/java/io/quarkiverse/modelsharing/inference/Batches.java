@@ -353,8 +353,9 @@ public final class Batches {
             case F16 -> one.set(ValueLayout.JAVA_SHORT_UNALIGNED, 0, Float.floatToFloat16((float) value));
             case BF16 -> one.set(ValueLayout.JAVA_SHORT_UNALIGNED, 0,
                     (short) (Float.floatToRawIntBits((float) value) >>> 16));
-            case I64 -> one.set(longs, 0, (long) value);
-            case I32 -> one.set(ValueLayout.JAVA_INT_UNALIGNED, 0, (int) value);
+            case I64, U64 -> one.set(longs, 0, (long) value);
+            case I32, U32 -> one.set(ValueLayout.JAVA_INT_UNALIGNED, 0, (int) (long) value);
+            case I16, U16 -> one.set(ValueLayout.JAVA_SHORT_UNALIGNED, 0, (short) (long) value);
             case I8, U8, BOOL -> one.set(ValueLayout.JAVA_BYTE, 0, (byte) (long) value);
         }
         return one.toArray(ValueLayout.JAVA_BYTE);

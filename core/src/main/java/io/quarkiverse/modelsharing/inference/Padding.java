@@ -219,6 +219,10 @@ public record Padding(Map<String, Double> padValues, int dimension, Set<String> 
         return switch (dtype) {
             case I8 -> value >= Byte.MIN_VALUE && value <= Byte.MAX_VALUE;
             case U8 -> value >= 0 && value <= 255;
+            case I16 -> value >= Short.MIN_VALUE && value <= Short.MAX_VALUE;
+            case U16 -> value >= 0 && value <= 65535;
+            case U32 -> value >= 0 && value <= 0xFFFF_FFFFL;
+            case U64 -> value >= 0 && value <= 1L << 53;
             case BOOL -> value == 0 || value == 1;
             case I32 -> value >= Integer.MIN_VALUE && value <= Integer.MAX_VALUE;
             default -> Math.abs(value) <= 1L << 53; // I64, exactly representable in the double it is given as

@@ -67,6 +67,7 @@ public final class OrtTensors {
             case DOUBLE -> DType.F64;
             case INT8 -> DType.I8;
             case UINT8 -> DType.U8;
+            case INT16 -> DType.I16;
             case INT32 -> DType.I32;
             case INT64 -> DType.I64;
             case BOOL -> DType.BOOL;
@@ -86,6 +87,10 @@ public final class OrtTensors {
             case I32 -> OnnxJavaType.INT32;
             case I64 -> OnnxJavaType.INT64;
             case BOOL -> OnnxJavaType.BOOL;
+            case I16 -> OnnxJavaType.INT16;
+            case U16, U32, U64 -> throw new TensorException("ONNX Runtime's Java API cannot pass " + dtype
+                    + " tensors; convert them to a signed type of twice the width, or run the model where they are"
+                    + " supported (placement=remote)");
         };
     }
 }

@@ -13,8 +13,12 @@ public enum DType {
     F64(8, 11),
     I8(1, 3),
     U8(1, 2),
+    I16(2, 5),
+    U16(2, 4),
     I32(4, 6),
+    U32(4, 12),
     I64(8, 7),
+    U64(8, 13),
     BOOL(1, 9);
 
     private final int byteSize;
@@ -30,12 +34,17 @@ public enum DType {
         return byteSize;
     }
 
-    /** The element type's code in ONNX's {@code TensorProto.DataType}. */
     /** F32, F16, BF16 or F64: values, never indices. */
     public boolean isFloatingPoint() {
         return this == F32 || this == F16 || this == BF16 || this == F64;
     }
 
+    /** U8, U16, U32 or U64. */
+    public boolean isUnsigned() {
+        return this == U8 || this == U16 || this == U32 || this == U64;
+    }
+
+    /** The element type's code in ONNX's {@code TensorProto.DataType}. */
     public int onnxCode() {
         return onnxCode;
     }
