@@ -4,11 +4,16 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import jakarta.enterprise.context.Dependent;
 import jakarta.inject.Singleton;
 
+import org.eclipse.microprofile.config.ConfigProvider;
 import org.jboss.jandex.AnnotationInstance;
 import org.jboss.jandex.AnnotationTarget;
 import org.jboss.jandex.AnnotationValue;
@@ -25,11 +30,14 @@ import io.quarkiverse.modelsharing.onnx.OnnxModel;
 import io.quarkiverse.modelsharing.registry.ModelHandle;
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
 import io.quarkiverse.modelsharing.runtime.ModelHandleDestroyer;
+import io.quarkiverse.modelsharing.runtime.ModelReadiness;
 import io.quarkiverse.modelsharing.runtime.ModelSharingBuildTimeConfig;
 import io.quarkiverse.modelsharing.runtime.ModelSharingRecorder;
 import io.quarkiverse.modelsharing.runtime.TextModelShape;
 import io.quarkiverse.modelsharing.runtime.health.ModelSharingHealthCheck;
 import io.quarkiverse.modelsharing.runtime.metrics.ModelSharingMeterBinder;
+import io.quarkiverse.modelsharing.runtime.oip.InferenceProtocolRoutes;
+import io.quarkiverse.modelsharing.runtime.oip.RemoteModels;
 import io.quarkiverse.modelsharing.runtime.worker.WorkerPool;
 import io.quarkiverse.modelsharing.text.TextClassifier;
 import io.quarkiverse.modelsharing.text.TextEmbedder;
@@ -37,6 +45,8 @@ import io.quarkiverse.modelsharing.text.TextModel;
 import io.quarkiverse.modelsharing.text.TextScorer;
 import io.quarkus.arc.deployment.AdditionalBeanBuildItem;
 import io.quarkus.arc.deployment.SyntheticBeanBuildItem;
+import io.quarkus.deployment.Capabilities;
+import io.quarkus.deployment.Capability;
 import io.quarkus.deployment.annotations.BuildProducer;
 import io.quarkus.deployment.annotations.BuildStep;
 import io.quarkus.deployment.annotations.ExecutionTime;
@@ -50,6 +60,7 @@ import io.quarkus.deployment.metrics.MetricsCapabilityBuildItem;
 import io.quarkus.runtime.LaunchMode;
 import io.quarkus.runtime.metrics.MetricsFactory;
 import io.quarkus.smallrye.health.deployment.spi.HealthBuildItem;
+import io.quarkus.vertx.core.deployment.CoreVertxBuildItem;
 
 /**
  * Finds the {@code @Model} injection points, checks them and the model files against the configuration, and
@@ -74,12 +85,22 @@ class ModelSharingProcessor {
     ConfiguredModelsBuildItem checkModels(ModelSharingBuildTimeConfig config, CombinedIndexBuildItem index,
             BuildProducer<HotDeploymentWatchedFileBuildItem> watchedFiles) {
         Map<String, String> paths = new TreeMap<>();
-        config.models().forEach((name, model) -> paths.put(name, model.path()));
+        config.models().forEach((name, model) -> model.path().ifPresent(path -> paths.put(name, path)));
+        Set<String> remote = remoteOnly(paths.keySet());
         ClassLoader classLoader = Thread.currentThread().getContextClassLoader();
         List<String> problems = new ArrayList<>(ModelValidator.checkFiles(paths, classLoader));
+        config.models().forEach((name, model) -> {
+            if (model.path().isEmpty() && !remote.contains(name)) {
+                problems.add("Model '" + name + "' has no quarkus.model-sharing.models.\"" + name + "\".path: set it to"
+                        + " the model file, or serve the model remotely with placement=remote and url=<server>");
+            }
+        });
         Map<String, TextModelShape> texts = new TreeMap<>();
         config.models().forEach((name, model) -> {
-            if (model.tokenizer().isPresent()) {
+            if (model.tokenizer().isPresent() && model.path().isEmpty()) {
+                problems.add("Text model '" + name + "' has a tokenizer but no path: a text model needs its model file"
+                        + " (quarkus.model-sharing.models.\"" + name + "\".path), even when it runs remotely");
+            } else if (model.tokenizer().isPresent()) {
                 TextModelShape text = TextModelValidator.check(name, model, classLoader, problems);
                 if (text != null) {
                     texts.put(name, text);
@@ -89,7 +110,7 @@ class ModelSharingProcessor {
         for (AnnotationInstance usage : index.getIndex().getAnnotations(MODEL)) {
             AnnotationValue value = usage.value();
             String name = value == null ? "" : value.asString();
-            if (!paths.containsKey(name)) {
+            if (!paths.containsKey(name) && !remote.contains(name)) {
                 problems.add("@Model(\"" + name + "\") on " + describe(usage.target()) + " names no configured model;"
                         + " configure it with quarkus.model-sharing.models.\"" + name + "\".path=<file or classpath:resource>");
                 continue;
@@ -110,7 +131,26 @@ class ModelSharingProcessor {
                 .filter(location -> location.startsWith(ModelSource.CLASSPATH_PREFIX))
                 .ifPresent(location -> watchedFiles.produce(new HotDeploymentWatchedFileBuildItem(
                         location.substring(ModelSource.CLASSPATH_PREFIX.length()), true))));
-        return new ConfiguredModelsBuildItem(paths, texts);
+        return new ConfiguredModelsBuildItem(paths, texts, remote);
+    }
+
+    /**
+     * The models configured with a {@code url} and no {@code path}: served by a remote server only. Their url is
+     * run-time configuration, but the build must know their names to check the injection points that use them.
+     */
+    private static Set<String> remoteOnly(Set<String> withPath) {
+        Set<String> names = new TreeSet<>();
+        Pattern key = Pattern.compile("quarkus\\.model-sharing\\.models\\.(?:\"([^\"]+)\"|([^.\"]+))\\.url");
+        for (String property : ConfigProvider.getConfig().getPropertyNames()) {
+            Matcher matcher = key.matcher(property);
+            if (matcher.matches()) {
+                String name = matcher.group(1) != null ? matcher.group(1) : matcher.group(2);
+                if (!withPath.contains(name)) {
+                    names.add(name);
+                }
+            }
+        }
+        return names;
     }
 
     @BuildStep
@@ -132,8 +172,35 @@ class ModelSharingProcessor {
 
     @BuildStep
     @Record(ExecutionTime.RUNTIME_INIT)
+    RemoteModelsBuildItem createRemoteModels(ModelSharingRecorder recorder, ConfiguredModelsBuildItem models,
+            CoreVertxBuildItem vertx, TensorAllocatorBuildItem allocator, ShutdownContextBuildItem shutdown) {
+        return new RemoteModelsBuildItem(recorder.createRemoteModels(models.paths(), models.remoteOnly(), vertx.getVertx(),
+                allocator.allocator(), shutdown));
+    }
+
+    @BuildStep
+    AdditionalBeanBuildItem readiness() {
+        return AdditionalBeanBuildItem.unremovableOf(ModelReadiness.class);
+    }
+
+    /** The Open Inference Protocol's REST endpoints, turned on by configuration, when the application has HTTP. */
+    @BuildStep
+    void inferenceProtocol(Capabilities capabilities, BuildProducer<AdditionalBeanBuildItem> beans) {
+        if (capabilities.isPresent(Capability.VERTX_HTTP)) {
+            beans.produce(AdditionalBeanBuildItem.unremovableOf(InferenceProtocolRoutes.class));
+        }
+    }
+
+    @BuildStep
+    @Record(ExecutionTime.RUNTIME_INIT)
     void beans(ModelSharingRecorder recorder, ConfiguredModelsBuildItem models, ModelRegistryBuildItem registry,
-            WorkerPoolBuildItem workers, BuildProducer<SyntheticBeanBuildItem> beans) {
+            WorkerPoolBuildItem workers, RemoteModelsBuildItem remotes, BuildProducer<SyntheticBeanBuildItem> beans) {
+        beans.produce(SyntheticBeanBuildItem.configure(RemoteModels.class)
+                .scope(Singleton.class)
+                .setRuntimeInit()
+                .unremovable()
+                .runtimeValue(remotes.models())
+                .done());
         beans.produce(SyntheticBeanBuildItem.configure(ModelRegistry.class)
                 .scope(Singleton.class)
                 .setRuntimeInit()
@@ -148,14 +215,15 @@ class ModelSharingProcessor {
                 .done());
         Type handleType = ParameterizedType.create(DotName.createSimple(ModelHandle.class),
                 new Type[] { ClassType.create(DotName.createSimple(OnnxModel.class)) }, null);
-        for (String name : models.paths().keySet()) {
+        for (String name : models.names()) {
             AnnotationInstance qualifier = AnnotationInstance.builder(MODEL).value(name).build();
             beans.produce(SyntheticBeanBuildItem.configure(InferenceModel.class)
                     .scope(Singleton.class)
                     .qualifiers(qualifier)
                     .setRuntimeInit()
                     .unremovable()
-                    .supplier(recorder.inferenceModel(registry.registry(), workers.pool(), name, models.texts().get(name)))
+                    .supplier(recorder.inferenceModel(registry.registry(), workers.pool(), remotes.models(), name,
+                            models.texts().get(name)))
                     .done());
             TextModelShape text = models.texts().get(name);
             if (text != null) {
@@ -169,8 +237,11 @@ class ModelSharingProcessor {
                         .qualifiers(qualifier)
                         .setRuntimeInit()
                         .unremovable()
-                        .supplier(recorder.textModel(registry.registry(), workers.pool(), name, text));
+                        .supplier(recorder.textModel(registry.registry(), workers.pool(), remotes.models(), name, text));
                 beans.produce(textBean.done());
+            }
+            if (!models.paths().containsKey(name)) {
+                continue; // served remotely only: no raw handle
             }
             beans.produce(SyntheticBeanBuildItem.configure(ModelHandle.class)
                     .types(handleType)

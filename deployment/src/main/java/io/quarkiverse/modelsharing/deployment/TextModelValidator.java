@@ -54,7 +54,7 @@ final class TextModelValidator {
         }
         OnnxModelInfo info;
         try {
-            info = ModelValidator.inspect(ModelSource.parse(model.path(), classLoader));
+            info = ModelValidator.inspect(ModelSource.parse(model.path().orElseThrow(), classLoader));
         } catch (IOException | RuntimeException e) {
             return null; // the model's own check says why
         }

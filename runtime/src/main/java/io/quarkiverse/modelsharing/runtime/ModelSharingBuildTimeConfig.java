@@ -79,9 +79,10 @@ public interface ModelSharingBuildTimeConfig {
         /**
          * Where the ONNX model is: a file path (absolute, or relative to the working directory), or
          * {@code classpath:} followed by a resource name, e.g. {@code classpath:models/embedder.onnx}. The build fails if
-         * the file or resource is missing or is not a valid ONNX model.
+         * the file or resource is missing or is not a valid ONNX model. A model with {@code placement=remote} needs no
+         * file; with one, its remote server's metadata is checked against the file's inputs and outputs.
          */
-        String path();
+        Optional<String> path();
 
         /**
          * A Hugging Face {@code tokenizer.json} for a text model, as a file path or {@code classpath:} resource (e.g.

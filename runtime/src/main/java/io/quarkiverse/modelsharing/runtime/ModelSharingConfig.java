@@ -58,6 +58,40 @@ public interface ModelSharingConfig {
     @ConfigDocSection
     WorkersConfig workers();
 
+    /**
+     * The Open Inference Protocol (KServe's "v2" protocol): every model of the application served on {@code /v2},
+     * when quarkus-vertx-http is present.
+     */
+    @ConfigDocSection
+    InferenceProtocolConfig inferenceProtocol();
+
+    interface InferenceProtocolConfig {
+
+        /**
+         * Whether the application serves its models (in process, in workers or remote) over the protocol's REST API
+         * on the HTTP port: {@code /v2/health/live}, {@code /v2/health/ready}, {@code /v2}, {@code /v2/models/<name>}
+         * (metadata), {@code .../ready} and {@code .../infer}, with JSON and binary tensors. A request body is
+         * bounded by {@code quarkus.http.limits.max-body-size}.
+         */
+        @WithDefault("false")
+        boolean enabled();
+
+        /**
+         * Whether clients on the same host may register system shared-memory regions
+         * ({@code /v2/systemsharedmemory/...}) and name them for inputs and outputs, instead of sending tensor bytes
+         * over HTTP. Off by default, as Triton keeps it ({@code --allow-client-shm}): a region is a file in
+         * {@code shared-memory.directory}, which must be a regular file of this application's user.
+         */
+        @WithDefault("false")
+        boolean allowClientShm();
+
+        /**
+         * The most shared-memory regions registered at once; each holds an open file.
+         */
+        @WithDefault("64")
+        int maxRegions();
+    }
+
     interface WorkersConfig {
 
         /**
@@ -168,7 +202,8 @@ public interface ModelSharingConfig {
 
     enum Placement {
         IN_PROCESS,
-        WORKER
+        WORKER,
+        REMOTE
     }
 
     interface SharedMemoryConfig {
@@ -279,16 +314,30 @@ public interface ModelSharingConfig {
         boolean warmUp();
 
         /**
-         * Where the model runs: {@code in-process}, or {@code worker} to serve it from worker processes shared with
-         * other applications. The same {@code @Model InferenceModel} works with both.
+         * Where the model runs: {@code in-process}; {@code worker} to serve it from worker processes shared with other
+         * applications; or {@code remote}, on the server at {@code url} that speaks the Open Inference Protocol (Triton,
+         * KServe, MLServer, OpenVINO Model Server, another application of ours). The same {@code @Model InferenceModel}
+         * works with all three.
          */
         @WithDefault("in-process")
         Placement placement();
 
         /**
+         * For {@code placement=remote}: the base URL of the server that serves the model over the Open Inference
+         * Protocol, e.g. {@code http://triton:8000}; requests go to {@code <url>/v2/models/<remote.name>/infer}.
+         */
+        Optional<String> url();
+
+        /**
+         * How a remote model is called ({@code placement=remote}).
+         */
+        RemoteConfig remote();
+
+        /**
          * {@code eager} loads the model at startup, and startup fails if it cannot; {@code lazy} loads it on first use.
          * An eager model is still unloaded when idle, like any other. A model placed in workers is loaded in every worker
-         * of the pool (managed) or in the daemon (external).
+         * of the pool (managed) or in the daemon (external). A remote model, eager, is checked at startup: its server
+         * must answer with metadata that matches the model file configured for it, if any.
          */
         @WithDefault("lazy")
         LoadMode load();
@@ -342,6 +391,45 @@ public interface ModelSharingConfig {
          * padded to batch (in process and in workers).
          */
         BatchingConfig batching();
+    }
+
+    interface RemoteConfig {
+
+        /**
+         * The model's name on the remote server; the application's name for it if unset.
+         */
+        Optional<String> name();
+
+        /**
+         * The model's version on the remote server; the server's choice if unset.
+         */
+        Optional<String> version();
+
+        /**
+         * Deadline of one request to the remote server, connection included; a request past it fails with the
+         * model, the URL and this key.
+         */
+        @WithDefault("30s")
+        Duration timeout();
+
+        /**
+         * How long opening a connection to the remote server may take.
+         */
+        @WithDefault("5s")
+        Duration connectTimeout();
+
+        /**
+         * The most connections open to the remote server at once; requests past them wait for one.
+         */
+        @WithDefault("16")
+        int maxConnections();
+
+        /**
+         * Whether tensors travel as binary data (the protocol's binary tensor data extension), or as JSON for a
+         * server that lacks it.
+         */
+        @WithDefault("true")
+        boolean binary();
     }
 
     interface BatchingConfig {

@@ -23,6 +23,8 @@ import io.quarkiverse.modelsharing.inference.Padding;
 import io.quarkiverse.modelsharing.inference.RegistryInferenceModel;
 import io.quarkiverse.modelsharing.onnx.ModelSource;
 import io.quarkiverse.modelsharing.onnx.OnnxModel;
+import io.quarkiverse.modelsharing.onnx.OnnxModelInfo;
+import io.quarkiverse.modelsharing.onnx.OnnxModelInspector;
 import io.quarkiverse.modelsharing.onnx.OnnxModelLoader;
 import io.quarkiverse.modelsharing.onnx.OnnxRuntimeLibrary;
 import io.quarkiverse.modelsharing.onnx.OnnxSessionSettings;
@@ -34,10 +36,13 @@ import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.LoadMode;
 import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.ModelRuntimeConfig;
 import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.Placement;
 import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.RegistryConfig;
+import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.RemoteConfig;
 import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.SharedMemoryConfig;
 import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.WorkerMode;
 import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.WorkersConfig;
 import io.quarkiverse.modelsharing.runtime.eventbus.TensorMessageCodec;
+import io.quarkiverse.modelsharing.runtime.oip.RemoteInferenceModel;
+import io.quarkiverse.modelsharing.runtime.oip.RemoteModels;
 import io.quarkiverse.modelsharing.runtime.worker.WorkerPlacedModel;
 import io.quarkiverse.modelsharing.runtime.worker.WorkerPool;
 import io.quarkiverse.modelsharing.shm.SharedMemory;
@@ -51,6 +56,7 @@ import io.quarkiverse.modelsharing.text.TextTokenizer;
 import io.quarkus.runtime.RuntimeValue;
 import io.quarkus.runtime.ShutdownContext;
 import io.quarkus.runtime.annotations.Recorder;
+import io.vertx.core.Vertx;
 
 /**
  * Creates the application's model registry from the build's model list and the run-time configuration.
@@ -87,7 +93,8 @@ public class ModelSharingRecorder {
      */
     public RuntimeValue<ModelRegistry> createRegistry(Map<String, String> paths, boolean watchFiles, boolean shareOnnxRuntime,
             ShutdownContext shutdown) {
-        if (shareOnnxRuntime && paths.keySet().stream().anyMatch(name -> modelConfig(name).placement() != Placement.WORKER)) {
+        if (shareOnnxRuntime
+                && paths.keySet().stream().anyMatch(name -> modelConfig(name).placement() == Placement.IN_PROCESS)) {
             OnnxRuntimeLibrary.useSharedCopy().ifPresent(
                     directory -> LOG.infof("ONNX Runtime loads its native library from the user's shared copy in %s",
                             directory));
@@ -110,7 +117,7 @@ public class ModelSharingRecorder {
         }
         // Models placed in workers are loaded there (see createWorkerPool), never here.
         paths.keySet().stream().filter(name -> modelConfig(name).load() == LoadMode.EAGER
-                && modelConfig(name).placement() != Placement.WORKER).sorted().forEach(name -> {
+                && modelConfig(name).placement() == Placement.IN_PROCESS).sorted().forEach(name -> {
                     registry.acquire(name).close();
                     LOG.infof("Loaded model '%s' from %s at startup", name, registry.describe(name));
                 });
@@ -192,35 +199,88 @@ public class ModelSharingRecorder {
     }
 
     /**
+     * The models placed on remote servers, each with its web client; eager ones are checked at startup against their
+     * server's metadata (and their model file, if configured), so that a remote that is down or serves another model
+     * fails startup.
+     *
+     * @param remoteOnly the models that have a url and no file
+     */
+    public RuntimeValue<RemoteModels> createRemoteModels(Map<String, String> paths, Set<String> remoteOnly,
+            Supplier<Vertx> vertx, RuntimeValue<TensorAllocator> allocator, ShutdownContext shutdown) {
+        Map<String, RemoteInferenceModel> remotes = new TreeMap<>();
+        Set<String> names = new TreeSet<>(paths.keySet());
+        names.addAll(remoteOnly);
+        shutdown.addShutdownTask(() -> remotes.values().forEach(RemoteInferenceModel::close));
+        for (String name : names) {
+            ModelRuntimeConfig model = modelConfig(name);
+            if (model.placement() != Placement.REMOTE) {
+                if (remoteOnly.contains(name)) {
+                    throw new ModelSharingException("Model '" + name + "' has a url and no path, but its placement is "
+                            + model.placement().name().toLowerCase().replace('_', '-') + ": set quarkus.model-sharing.models.\""
+                            + name + "\".placement=remote, or give it a path to run it here");
+                }
+                continue;
+            }
+            String url = model.url().orElseThrow(() -> new ModelSharingException("Model '" + name + "' is placed remotely,"
+                    + " but quarkus.model-sharing.models.\"" + name + "\".url is not set: set it to the server's base URL,"
+                    + " e.g. http://triton:8000"));
+            RemoteConfig remote = model.remote();
+            RemoteInferenceModel.Metadata expected = null;
+            if (paths.containsKey(name)) {
+                try {
+                    OnnxModelInfo info = OnnxModelInspector.inspect(
+                            ModelSource.parse(paths.get(name), Thread.currentThread().getContextClassLoader()));
+                    expected = new RemoteInferenceModel.Metadata(info.inputs(), info.outputs());
+                } catch (IOException | RuntimeException e) {
+                    throw new ModelSharingException("Model '" + name + "': " + paths.get(name) + " cannot be read to check"
+                            + " its remote server against it: " + e.getMessage(), e);
+                }
+            }
+            RemoteInferenceModel client = new RemoteInferenceModel(name, new RemoteInferenceModel.Settings(url,
+                    remote.name().orElse(name), remote.version().orElse(null), remote.timeout(), remote.connectTimeout(),
+                    remote.maxConnections(), remote.binary()), vertx.get(), allocator.getValue(), expected);
+            remotes.put(name, client);
+            if (model.load() == LoadMode.EAGER) {
+                client.check();
+                LOG.infof("Model '%s' is served by %s", name, client.endpoint());
+            }
+        }
+        return new RuntimeValue<>(new RemoteModels(remotes));
+    }
+
+    /**
      * The placement-transparent inference handle for {@code @Model("name") InferenceModel}: in process, batched if
-     * the model's batching is on; in workers, which batch themselves.
+     * the model's batching is on; in workers, which batch themselves; or on a remote server.
      *
      * @param text what the build found of a text model's inputs and outputs, or null for another model
      */
     public Supplier<InferenceModel> inferenceModel(RuntimeValue<ModelRegistry> registry, RuntimeValue<WorkerPool> workers,
-            String name, TextModelShape text) {
-        return () -> placed(registry, workers, name, text);
+            RuntimeValue<RemoteModels> remotes, String name, TextModelShape text) {
+        return () -> placed(registry, workers, remotes, name, text);
     }
 
     /** The text API of {@code @Model("name")} for a model configured with a tokenizer, over its shared handle. */
     public Supplier<TextModel> textModel(RuntimeValue<ModelRegistry> registry, RuntimeValue<WorkerPool> workers,
-            String name, TextModelShape text) {
+            RuntimeValue<RemoteModels> remotes, String name, TextModelShape text) {
         return () -> {
             ModelRuntimeConfig model = modelConfig(name);
             Pooling pooling = model.poolingConfig().map(location -> Pooling.fromSentenceTransformers(
                     new String(read(name, "pooling-config", location), StandardCharsets.UTF_8))).orElse(model.pooling());
             TextSettings settings = new TextSettings(text.getTask(), pooling, model.normalize(), model.maxTokens(),
                     model.truncate(), model.labels().orElse(List.of()), model.batching().maxBatch());
-            return new TextModel(placed(registry, workers, name, text), tokenizer(name, text), settings);
+            return new TextModel(placed(registry, workers, remotes, name, text), tokenizer(name, text), settings);
         };
     }
 
-    private InferenceModel placed(RuntimeValue<ModelRegistry> registry, RuntimeValue<WorkerPool> workers, String name,
-            TextModelShape text) {
+    private InferenceModel placed(RuntimeValue<ModelRegistry> registry, RuntimeValue<WorkerPool> workers,
+            RuntimeValue<RemoteModels> remotes, String name, TextModelShape text) {
         return PLACED.computeIfAbsent(name, key -> {
             ModelRuntimeConfig model = modelConfig(name);
             if (model.placement() == Placement.WORKER) {
                 return new WorkerPlacedModel(name, workers.getValue(), config.getValue().workers().timeout());
+            }
+            if (model.placement() == Placement.REMOTE) {
+                return remotes.getValue().get(name).orElseThrow();
             }
             InferenceModel inProcess = new RegistryInferenceModel(registry.getValue(), name);
             if (!batches(name, text)) {
@@ -302,8 +362,11 @@ public class ModelSharingRecorder {
     /** A fresh raw handle for {@code @Model("name") ModelHandle<OnnxModel>}; the bean's destruction closes it. */
     public Supplier<ModelHandle<OnnxModel>> handle(RuntimeValue<ModelRegistry> registry, String name) {
         return () -> {
-            if (modelConfig(name).placement() == Placement.WORKER) {
-                throw new ModelSharingException("Model '" + name + "' runs in workers (placement=worker): inject"
+            Placement placement = modelConfig(name).placement();
+            if (placement != Placement.IN_PROCESS) {
+                throw new ModelSharingException("Model '" + name + "' runs " + (placement == Placement.WORKER
+                        ? "in workers (placement=worker)"
+                        : "on a remote server (placement=remote)") + ": inject"
                         + " @Model(\"" + name + "\") InferenceModel; a raw ModelHandle<OnnxModel> exists only in process");
             }
             return registry.getValue().acquire(name, OnnxModel.class);

@@ -1,5 +1,8 @@
 package io.quarkiverse.modelsharing.runtime.health;
 
+import java.util.Set;
+import java.util.TreeSet;
+
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 
@@ -9,13 +12,15 @@ import org.eclipse.microprofile.health.HealthCheckResponseBuilder;
 import org.eclipse.microprofile.health.Readiness;
 
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
-import io.quarkiverse.modelsharing.registry.ModelState;
+import io.quarkiverse.modelsharing.runtime.ModelReadiness;
+import io.quarkiverse.modelsharing.runtime.oip.RemoteModels;
 import io.quarkiverse.modelsharing.runtime.worker.WorkerPool;
 
 /**
  * Readiness: each model is {@code loaded}, {@code loadable} (not in memory, its source present), {@code loading},
- * or down: {@code failed: <reason>} or {@code missing: <source>}; and each worker, {@code up} or {@code down: <reason>}
- * (it exited, or its heartbeat found it hung: see {@link WorkerPool#status()}).
+ * or down: {@code failed: <reason>} or {@code missing: <source>}; a remote one is {@code ready at <endpoint>} or
+ * {@code down: <the server's answer>}; and each worker, {@code up} or {@code down: <reason>} (it exited, or its
+ * heartbeat found it hung: see {@link WorkerPool#status()}).
  */
 @Readiness
 @ApplicationScoped
@@ -27,18 +32,20 @@ public class ModelSharingHealthCheck implements HealthCheck {
     @Inject
     WorkerPool workers;
 
+    @Inject
+    RemoteModels remotes;
+
+    @Inject
+    ModelReadiness readiness;
+
     @Override
     public HealthCheckResponse call() {
         HealthCheckResponseBuilder response = HealthCheckResponse.named("Model sharing").up();
-        for (String name : registry.names().stream().sorted().toList()) {
-            ModelState state = registry.state(name);
-            String status = switch (state) {
-                case LOADED -> "loaded";
-                case LOADING -> "loading";
-                case FAILED -> "failed: " + registry.lastFailure(name).getMessage();
-                case UNLOADED -> registry.isAvailable(name) ? "loadable" : "missing: " + registry.describe(name);
-            };
-            if (status.startsWith("failed") || status.startsWith("missing")) {
+        Set<String> names = new TreeSet<>(registry.names());
+        names.addAll(remotes.all().keySet());
+        for (String name : names) {
+            String status = readiness.status(name);
+            if (readiness.problem(name).isPresent()) {
                 response.down();
             }
             response.withData(name, status);

@@ -1,0 +1,357 @@
+package io.quarkiverse.modelsharing.runtime.oip;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.Any;
+import jakarta.inject.Inject;
+import jakarta.inject.Singleton;
+
+import org.eclipse.microprofile.config.ConfigProvider;
+import org.jboss.logging.Logger;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+
+import io.netty.buffer.ByteBufOutputStream;
+import io.netty.buffer.Unpooled;
+import io.quarkiverse.modelsharing.Model;
+import io.quarkiverse.modelsharing.ModelSharingException;
+import io.quarkiverse.modelsharing.inference.InferenceModel;
+import io.quarkiverse.modelsharing.inference.InferenceResult;
+import io.quarkiverse.modelsharing.runtime.ModelReadiness;
+import io.quarkiverse.modelsharing.runtime.ModelSharingConfig;
+import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.InferenceProtocolConfig;
+import io.quarkiverse.modelsharing.shm.ClientRegion;
+import io.quarkiverse.modelsharing.tensor.Tensor;
+import io.quarkiverse.modelsharing.tensor.TensorAllocator;
+import io.quarkiverse.modelsharing.tensor.TensorException;
+import io.quarkiverse.modelsharing.tensor.TensorSpec;
+import io.quarkus.arc.Arc;
+import io.quarkus.arc.InstanceHandle;
+import io.quarkus.runtime.configuration.MemorySize;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
+
+/**
+ * Serves every model of the application over the Open Inference Protocol's REST API, on {@code /v2}, when
+ * {@code quarkus.model-sharing.inference-protocol.enabled} is true.
+ */
+@Singleton
+public class InferenceProtocolRoutes {
+
+    private static final Logger LOG = Logger.getLogger(InferenceProtocolRoutes.class);
+    /** The one version of each model that the application serves. */
+    static final String VERSION = "1";
+
+    @Inject
+    ModelSharingConfig config;
+
+    @Inject
+    TensorAllocator allocator;
+
+    @Inject
+    ModelReadiness readiness;
+
+    private volatile Map<String, InferenceModel> models;
+    private ClientRegions regions;
+
+    void routes(@Observes Router router) {
+        InferenceProtocolConfig protocol = config.inferenceProtocol();
+        if (!protocol.enabled()) {
+            return;
+        }
+        regions = new ClientRegions(protocol.allowClientShm(), config.sharedMemory().directory(), protocol.maxRegions());
+        long limit = ConfigProvider.getConfig().getOptionalValue("quarkus.http.limits.max-body-size", MemorySize.class)
+                .map(MemorySize::asLongValue).orElse(10L * 1024 * 1024);
+        BodyHandler bodies = BodyHandler.create(false).setBodyLimit(limit);
+        router.get("/v2/health/live").handler(ctx -> ctx.response().setStatusCode(200).end());
+        router.get("/v2/health/ready").handler(this::serverReady);
+        router.get("/v2").handler(this::serverMetadata);
+        router.get("/v2/models/:model").handler(ctx -> modelMetadata(ctx, null));
+        router.get("/v2/models/:model/versions/:version").handler(ctx -> modelMetadata(ctx, ctx.pathParam("version")));
+        router.get("/v2/models/:model/ready").handler(ctx -> modelReady(ctx, null));
+        router.get("/v2/models/:model/versions/:version/ready")
+                .handler(ctx -> modelReady(ctx, ctx.pathParam("version")));
+        router.post("/v2/models/:model/infer").handler(bodies).blockingHandler(ctx -> infer(ctx, null), false);
+        router.post("/v2/models/:model/versions/:version/infer").handler(bodies)
+                .blockingHandler(ctx -> infer(ctx, ctx.pathParam("version")), false);
+        router.get("/v2/systemsharedmemory/status").handler(ctx -> reply(ctx, () -> regions.status(null)));
+        router.get("/v2/systemsharedmemory/region/:region/status")
+                .handler(ctx -> reply(ctx, () -> regions.status(ctx.pathParam("region"))));
+        router.post("/v2/systemsharedmemory/region/:region/register").handler(bodies)
+                .blockingHandler(ctx -> reply(ctx, () -> regions.register(ctx.pathParam("region"), ctx.body().buffer())),
+                        false);
+        router.post("/v2/systemsharedmemory/region/:region/unregister").handler(bodies)
+                .handler(ctx -> reply(ctx, () -> regions.unregister(ctx.pathParam("region"))));
+        router.post("/v2/systemsharedmemory/unregister").handler(bodies)
+                .handler(ctx -> reply(ctx, () -> regions.unregister(null)));
+        router.route("/v2/*").failureHandler(ctx -> error(ctx, new InferenceProtocolException(
+                ctx.statusCode() >= 400 ? ctx.statusCode() : 500, ctx.statusCode() == 413
+                        ? "The request body is larger than quarkus.http.limits.max-body-size (" + limit + " bytes)"
+                        : String.valueOf(ctx.failure() == null ? "HTTP " + ctx.statusCode() : ctx.failure().getMessage()))));
+        router.route("/v2/*").last().handler(ctx -> error(ctx, new InferenceProtocolException(404, ctx.request().method()
+                + " " + ctx.normalizedPath() + " is not an endpoint of the Open Inference Protocol here")));
+        LOG.infof("Open Inference Protocol on /v2 for models %s%s", models().keySet(),
+                protocol.allowClientShm() ? ", with client shared memory" : "");
+    }
+
+    void close(@Observes io.quarkus.runtime.ShutdownEvent event) {
+        if (regions != null) {
+            regions.close();
+        }
+    }
+
+    /** Every model of the application, by name: each {@code @Model("name") InferenceModel} bean. */
+    private Map<String, InferenceModel> models() {
+        Map<String, InferenceModel> found = models;
+        if (found == null) {
+            found = new TreeMap<>();
+            for (InstanceHandle<InferenceModel> handle : Arc.container().listAll(InferenceModel.class, Any.Literal.INSTANCE)) {
+                for (var qualifier : handle.getBean().getQualifiers()) {
+                    if (qualifier instanceof Model model) {
+                        found.put(model.value(), handle.get());
+                    }
+                }
+            }
+            models = found;
+        }
+        return found;
+    }
+
+    private InferenceModel model(RoutingContext ctx, String version) {
+        String name = ctx.pathParam("model");
+        InferenceModel model = models().get(name);
+        if (model == null) {
+            throw new InferenceProtocolException(404, "Model '" + name + "' is not served here; the models are "
+                    + models().keySet());
+        }
+        if (version != null && !version.equals(VERSION)) {
+            throw new InferenceProtocolException(404, "Model '" + name + "' has no version '" + version
+                    + "'; its one version is " + VERSION);
+        }
+        return model;
+    }
+
+    private void serverReady(RoutingContext ctx) {
+        List<String> problems = new ArrayList<>();
+        models().keySet().forEach(name -> readiness.problem(name).ifPresent(problem -> problems.add(name + ": " + problem)));
+        if (problems.isEmpty()) {
+            ctx.response().setStatusCode(200).end();
+        } else {
+            error(ctx, new InferenceProtocolException(400, "Not ready: " + String.join("; ", problems)));
+        }
+    }
+
+    private void serverMetadata(RoutingContext ctx) {
+        reply(ctx, () -> json(json -> {
+            json.writeStartObject();
+            json.writeStringField("name", "quarkus-model-sharing");
+            json.writeStringField("version", Optional.ofNullable(getClass().getPackage().getImplementationVersion())
+                    .orElse("999-SNAPSHOT"));
+            json.writeArrayFieldStart("extensions");
+            json.writeString("binary_tensor_data");
+            if (config.inferenceProtocol().allowClientShm()) {
+                json.writeString("system_shared_memory");
+            }
+            json.writeEndArray();
+            json.writeEndObject();
+        }));
+    }
+
+    private void modelMetadata(RoutingContext ctx, String version) {
+        reply(ctx, () -> {
+            InferenceModel model = model(ctx, version);
+            List<TensorSpec> inputs = specs(model, true);
+            List<TensorSpec> outputs = specs(model, false);
+            return json(json -> {
+                json.writeStartObject();
+                json.writeStringField("name", model.name());
+                json.writeArrayFieldStart("versions");
+                json.writeString(VERSION);
+                json.writeEndArray();
+                json.writeStringField("platform", "onnxruntime_onnx");
+                writeSpecs(json, "inputs", inputs);
+                writeSpecs(json, "outputs", outputs);
+                json.writeEndObject();
+            });
+        });
+    }
+
+    private static List<TensorSpec> specs(InferenceModel model, boolean inputs) {
+        try {
+            return inputs ? model.inputs() : model.outputs();
+        } catch (ModelSharingException e) {
+            throw new InferenceProtocolException(503, "Model '" + model.name() + "' cannot give its metadata: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private static void writeSpecs(JsonGenerator json, String field, List<TensorSpec> specs) throws IOException {
+        json.writeArrayFieldStart(field);
+        for (TensorSpec spec : specs) {
+            json.writeStartObject();
+            json.writeStringField("name", spec.name());
+            json.writeStringField("datatype", Datatypes.name(spec.dtype()));
+            json.writeArrayFieldStart("shape");
+            for (long dim : spec.shape()) {
+                json.writeNumber(dim < 0 ? -1 : dim);
+            }
+            json.writeEndArray();
+            json.writeEndObject();
+        }
+        json.writeEndArray();
+    }
+
+    private void modelReady(RoutingContext ctx, String version) {
+        try {
+            InferenceModel model = model(ctx, version);
+            Optional<String> problem = readiness.problem(model.name());
+            if (problem.isEmpty()) {
+                ctx.response().setStatusCode(200).end();
+            } else {
+                error(ctx, new InferenceProtocolException(400, "Model '" + model.name() + "' is not ready: "
+                        + problem.get()));
+            }
+        } catch (InferenceProtocolException e) {
+            error(ctx, e);
+        }
+    }
+
+    private void infer(RoutingContext ctx, String version) {
+        try {
+            InferenceModel model = model(ctx, version);
+            Buffer body = ctx.body().buffer();
+            if (body == null) {
+                throw InferenceProtocolException.badRequest("The request has no body");
+            }
+            InferMessage.Encoded answer;
+            try (InferMessage request = InferMessage.read(body, ctx.request().getHeader(InferMessage.HEADER_LENGTH), false,
+                    allocator, regions::region)) {
+                Map<String, Tensor> inputs = new HashMap<>();
+                request.inputs.forEach(entry -> inputs.put(entry.name, entry.tensor));
+                try (InferenceResult result = run(model, inputs)) {
+                    answer = InferMessage.writeResponse(model.name(), VERSION, request.id,
+                            outputs(model, request, result));
+                }
+            }
+            ctx.response().setStatusCode(200).putHeader("content-type", answer.contentType());
+            if (answer.headerLength() >= 0) {
+                ctx.response().putHeader(InferMessage.HEADER_LENGTH, Integer.toString(answer.headerLength()));
+            }
+            ctx.response().end(answer.body());
+        } catch (InferenceProtocolException e) {
+            error(ctx, e);
+        } catch (IOException | RuntimeException e) {
+            LOG.debugf(e, "Inference request to %s failed", ctx.normalizedPath());
+            error(ctx, new InferenceProtocolException(500, e.getMessage() == null ? e.toString() : e.getMessage()));
+        }
+    }
+
+    private static InferenceResult run(InferenceModel model, Map<String, Tensor> inputs) {
+        try {
+            return model.run(inputs);
+        } catch (TensorException e) {
+            throw InferenceProtocolException.badRequest(e.getMessage());
+        } catch (ModelSharingException e) {
+            throw new InferenceProtocolException(e instanceof InferenceProtocolException protocol ? protocol.status() : 503,
+                    e.getMessage(), e);
+        }
+    }
+
+    /** The outputs the request asked for (all if it named none), each as JSON, binary data or into a region. */
+    private List<InferMessage.Output> outputs(InferenceModel model, InferMessage request, InferenceResult result) {
+        List<InferMessage.Output> outputs = new ArrayList<>();
+        if (request.outputs.isEmpty()) {
+            for (String name : result.names()) {
+                Tensor tensor = result.get(name);
+                outputs.add(new InferMessage.Output(name, tensor, mode(request.binaryDataOutput, tensor), null, 0));
+            }
+            return outputs;
+        }
+        for (TensorEntry wanted : request.outputs) {
+            if (!result.names().contains(wanted.name)) {
+                throw InferenceProtocolException.badRequest("Model '" + model.name() + "' has no output '" + wanted.name
+                        + "'; its outputs are " + result.names());
+            }
+            Tensor tensor = result.get(wanted.name);
+            if (wanted.region != null) {
+                ClientRegion region = regions.region(wanted.region);
+                long size = wanted.regionByteSize >= 0 ? wanted.regionByteSize : region.byteSize() - wanted.regionOffset;
+                if (tensor.byteSize() > size) {
+                    throw InferenceProtocolException.badRequest("Output '" + wanted.name + "' is " + tensor.byteSize()
+                            + " bytes, more than the " + size + " bytes of region '" + wanted.region + "' it was given");
+                }
+                try {
+                    region.write(wanted.regionOffset, tensor);
+                } catch (io.quarkiverse.modelsharing.shm.SharedMemoryException e) {
+                    throw InferenceProtocolException.badRequest("Output '" + wanted.name + "': " + e.getMessage());
+                }
+                outputs.add(new InferMessage.Output(wanted.name, tensor, InferMessage.Mode.REGION, region,
+                        wanted.regionOffset));
+            } else {
+                boolean binary = wanted.binaryData != null ? wanted.binaryData : request.binaryDataOutput;
+                outputs.add(new InferMessage.Output(wanted.name, tensor, mode(binary, tensor), null, 0));
+            }
+        }
+        return outputs;
+    }
+
+    private static InferMessage.Mode mode(boolean binary, Tensor tensor) {
+        if (binary) {
+            return InferMessage.Mode.BINARY;
+        }
+        if (!TensorData.hasJsonForm(tensor.dtype())) {
+            throw InferenceProtocolException.badRequest("An output is " + Datatypes.name(tensor.dtype())
+                    + ", which JSON does not carry: ask for it as binary data (parameters.binary_data=true)");
+        }
+        return InferMessage.Mode.JSON;
+    }
+
+    interface JsonWriter {
+        void write(JsonGenerator json) throws IOException;
+    }
+
+    static Buffer json(JsonWriter writer) throws IOException {
+        var out = Unpooled.buffer();
+        try (JsonGenerator json = InferMessage.JSON.createGenerator((java.io.OutputStream) new ByteBufOutputStream(out))) {
+            writer.write(json);
+        }
+        return Buffer.buffer(out);
+    }
+
+    interface Answer {
+        Buffer get() throws IOException;
+    }
+
+    private static void reply(RoutingContext ctx, Answer answer) {
+        try {
+            Buffer body = answer.get();
+            ctx.response().setStatusCode(200).putHeader("content-type", InferMessage.JSON_TYPE).end(body);
+        } catch (InferenceProtocolException e) {
+            error(ctx, e);
+        } catch (IOException | RuntimeException e) {
+            error(ctx, new InferenceProtocolException(500, String.valueOf(e.getMessage())));
+        }
+    }
+
+    static void error(RoutingContext ctx, InferenceProtocolException e) {
+        try {
+            Buffer body = json(json -> {
+                json.writeStartObject();
+                json.writeStringField("error", e.getMessage());
+                json.writeEndObject();
+            });
+            ctx.response().setStatusCode(e.status()).putHeader("content-type", InferMessage.JSON_TYPE).end(body);
+        } catch (IOException impossible) {
+            ctx.response().setStatusCode(500).end();
+        }
+    }
+}

@@ -1,0 +1,348 @@
+package io.quarkiverse.modelsharing.runtime.oip;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+
+import io.netty.buffer.ByteBufInputStream;
+import io.quarkiverse.modelsharing.ModelSharingException;
+import io.quarkiverse.modelsharing.inference.InferenceModel;
+import io.quarkiverse.modelsharing.inference.InferenceResult;
+import io.quarkiverse.modelsharing.tensor.Tensor;
+import io.quarkiverse.modelsharing.tensor.TensorAllocator;
+import io.quarkiverse.modelsharing.tensor.TensorException;
+import io.quarkiverse.modelsharing.tensor.TensorSpec;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.ext.web.client.HttpRequest;
+import io.vertx.ext.web.client.HttpResponse;
+import io.vertx.ext.web.client.WebClient;
+import io.vertx.ext.web.client.WebClientOptions;
+
+/**
+ * A model served by another server that speaks the Open Inference Protocol (Triton, KServe, MLServer, OpenVINO
+ * Model Server, or another application of ours): {@code placement=remote}. Requests carry binary tensors by
+ * default; each has a deadline; connections come from a bounded pool of Vert.x's web client.
+ */
+public final class RemoteInferenceModel implements InferenceModel, AutoCloseable {
+
+    /**
+     * Where the model is and how to call it.
+     *
+     * @param url the server's base URL, e.g. {@code http://triton:8000}
+     * @param remoteName the model's name there
+     * @param version its version there, or null for the server's choice
+     * @param binary whether tensors travel as binary data (the extension) or JSON
+     */
+    public record Settings(String url, String remoteName, String version, Duration timeout, Duration connectTimeout,
+            int maxConnections, boolean binary) {
+    }
+
+    private final String name;
+    private final Settings settings;
+    private final String base;
+    private final WebClient client;
+    private final TensorAllocator allocator;
+    private volatile Metadata metadata;
+    private final AtomicLong requests = new AtomicLong();
+    private final AtomicLong failures = new AtomicLong();
+    private final AtomicLong nanos = new AtomicLong();
+
+    private final Metadata expected;
+
+    /** A model's inputs and outputs. */
+    public record Metadata(List<TensorSpec> inputs, List<TensorSpec> outputs) {
+    }
+
+    /**
+     * @param expected what the application expects of the model (the inputs and outputs of the model file
+     *        configured for it), checked against the remote server's metadata when it is first read; null for none
+     */
+    public RemoteInferenceModel(String name, Settings settings, Vertx vertx, TensorAllocator allocator,
+            Metadata expected) {
+        this.name = name;
+        this.expected = expected;
+        this.settings = settings;
+        String url = settings.url().endsWith("/") ? settings.url().substring(0, settings.url().length() - 1)
+                : settings.url();
+        this.base = url + "/v2/models/" + settings.remoteName()
+                + (settings.version() == null ? "" : "/versions/" + settings.version());
+        this.allocator = allocator;
+        this.client = WebClient.create(vertx, new WebClientOptions()
+                .setMaxPoolSize(settings.maxConnections())
+                .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, settings.connectTimeout().toMillis()))
+                .setKeepAlive(true)
+                .setUserAgent("quarkus-model-sharing"));
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    /** The model's endpoint, for messages and readiness: {@code <url>/v2/models/<name>}. */
+    public String endpoint() {
+        return base;
+    }
+
+    @Override
+    public List<TensorSpec> inputs() {
+        return metadata().inputs();
+    }
+
+    @Override
+    public List<TensorSpec> outputs() {
+        return metadata().outputs();
+    }
+
+    /** Requests sent, requests that failed, and the nanoseconds they took in all. */
+    public long[] totals() {
+        return new long[] { requests.get(), failures.get(), nanos.get() };
+    }
+
+    /**
+     * Reads the remote model's metadata now, checked against what the application expects of it, so that a model
+     * that is missing, or not the one expected, fails startup rather than the first request.
+     *
+     * @throws ModelSharingException naming the server's answer, or each difference
+     */
+    public void check() {
+        metadata();
+    }
+
+    private void check(Metadata remote) {
+        if (expected == null) {
+            return;
+        }
+        List<String> problems = new ArrayList<>();
+        compare("input", expected.inputs(), remote.inputs(), problems);
+        compare("output", expected.outputs(), remote.outputs(), problems);
+        if (!problems.isEmpty()) {
+            throw new ModelSharingException("Remote model '" + name + "' at " + base + " is not the model the application"
+                    + " expects: " + String.join("; ", problems));
+        }
+    }
+
+    private static void compare(String kind, List<TensorSpec> expected, List<TensorSpec> remote, List<String> problems) {
+        for (TensorSpec spec : expected) {
+            TensorSpec there = remote.stream().filter(r -> r.name().equals(spec.name())).findFirst().orElse(null);
+            if (there == null) {
+                problems.add("it has no " + kind + " '" + spec.name() + "' (" + spec + " here); its " + kind + "s are "
+                        + remote.stream().map(TensorSpec::name).toList());
+            } else if (there.dtype() != spec.dtype() || !compatible(there.shape(), spec.shape())) {
+                problems.add(kind + " '" + spec.name() + "' is " + there + " there, " + spec + " here");
+            }
+        }
+    }
+
+    private static boolean compatible(long[] there, long[] here) {
+        if (there.length != here.length) {
+            return false;
+        }
+        for (int i = 0; i < here.length; i++) {
+            if (there[i] >= 0 && here[i] >= 0 && there[i] != here[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Null if the remote model says it is ready, else why not. */
+    public String notReady() {
+        try {
+            HttpResponse<Buffer> response = send(client.getAbs(base + "/ready"), null, null);
+            return response.statusCode() == 200 ? null
+                    : "not ready at " + base + " (" + response.statusCode() + errorOf(response) + ")";
+        } catch (ModelSharingException e) {
+            return e.getMessage();
+        }
+    }
+
+    private Metadata metadata() {
+        Metadata known = metadata;
+        if (known == null) {
+            HttpResponse<Buffer> response = send(client.getAbs(base), null, null);
+            if (response.statusCode() != 200) {
+                throw new ModelSharingException("Remote model '" + name + "' at " + base + " gives no metadata ("
+                        + response.statusCode() + errorOf(response) + ")");
+            }
+            known = readMetadata(response.body());
+            check(known);
+            metadata = known;
+        }
+        return known;
+    }
+
+    private Metadata readMetadata(Buffer body) {
+        List<TensorSpec> inputs = new ArrayList<>();
+        List<TensorSpec> outputs = new ArrayList<>();
+        try (JsonParser parser = InferMessage.JSON.createParser((java.io.InputStream) new ByteBufInputStream(
+                body == null ? io.netty.buffer.Unpooled.EMPTY_BUFFER : body.getByteBuf()))) {
+            if (parser.nextToken() != JsonToken.START_OBJECT) {
+                throw new IOException("not a JSON object");
+            }
+            while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                String field = parser.currentName();
+                parser.nextToken();
+                if (field.equals("inputs") || field.equals("outputs")) {
+                    List<TensorSpec> into = field.equals("inputs") ? inputs : outputs;
+                    while (parser.nextToken() == JsonToken.START_OBJECT) {
+                        into.add(readSpec(parser));
+                    }
+                } else {
+                    parser.skipChildren();
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            throw new ModelSharingException("Remote model '" + name + "' at " + base + " gave metadata that cannot be"
+                    + " read: " + e.getMessage(), e);
+        }
+        return new Metadata(List.copyOf(inputs), List.copyOf(outputs));
+    }
+
+    private TensorSpec readSpec(JsonParser parser) throws IOException {
+        String specName = null;
+        String datatype = null;
+        List<Long> shape = new ArrayList<>();
+        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+            String field = parser.currentName();
+            parser.nextToken();
+            switch (field) {
+                case "name" -> specName = parser.getText();
+                case "datatype" -> datatype = parser.getText();
+                case "shape" -> {
+                    while (parser.nextToken() != JsonToken.END_ARRAY) {
+                        shape.add(parser.getLongValue());
+                    }
+                }
+                default -> parser.skipChildren();
+            }
+        }
+        return new TensorSpec(specName, Datatypes.dtype(datatype, "tensor '" + specName + "'"),
+                shape.stream().mapToLong(Long::longValue).toArray());
+    }
+
+    @Override
+    public InferenceResult run(Map<String, Tensor> inputs) {
+        if (Context.isOnEventLoopThread()) {
+            throw new ModelSharingException("Remote model '" + name + "' was called on a Vert.x event loop, which a"
+                    + " call that waits for another server would block: call it from a worker thread (@Blocking)");
+        }
+        long start = System.nanoTime();
+        requests.incrementAndGet();
+        try {
+            InferMessage.Encoded request = InferMessage.writeRequest(null, inputs, settings.binary());
+            HttpRequest<Buffer> post = client.postAbs(base + "/infer").putHeader("content-type", request.contentType());
+            if (request.headerLength() >= 0) {
+                post.putHeader(InferMessage.HEADER_LENGTH, Integer.toString(request.headerLength()));
+            }
+            HttpResponse<Buffer> response = send(post, request.body(), start);
+            if (response.statusCode() != 200) {
+                String message = "Remote model '" + name + "' at " + base + " refused the request ("
+                        + response.statusCode() + errorOf(response) + ")";
+                throw response.statusCode() == 400 ? new TensorException(message)
+                        : new InferenceProtocolException(response.statusCode() >= 500 ? 502 : response.statusCode(),
+                                message);
+            }
+            Buffer body = response.body() == null ? Buffer.buffer() : response.body();
+            try (InferMessage answer = InferMessage.read(body, response.getHeader(InferMessage.HEADER_LENGTH), true,
+                    allocator, region -> {
+                        throw new ModelSharingException("a response names shared-memory region '" + region
+                                + "', which this client never registered");
+                    })) {
+                if (answer.error != null) {
+                    throw new ModelSharingException("Remote model '" + name + "' at " + base + " failed: " + answer.error);
+                }
+                return new InferenceResult(name, answer.take(true));
+            } catch (InferenceProtocolException e) {
+                throw new InferenceProtocolException(502, "Remote model '" + name + "' at " + base + " gave an answer"
+                        + " that cannot be read: " + e.getMessage(), e);
+            }
+        } catch (IOException e) {
+            failures.incrementAndGet();
+            throw new ModelSharingException("Remote model '" + name + "': the request cannot be written: " + e.getMessage(),
+                    e);
+        } catch (RuntimeException e) {
+            failures.incrementAndGet();
+            throw e;
+        } finally {
+            nanos.addAndGet(System.nanoTime() - start);
+        }
+    }
+
+    /** Sends the request and waits for its answer within the deadline, counted from {@code start} if given. */
+    private HttpResponse<Buffer> send(HttpRequest<Buffer> request, Buffer body, Long start) {
+        long timeout = settings.timeout().toNanos();
+        long left = start == null ? timeout : timeout - (System.nanoTime() - start);
+        request.timeout(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+        CompletableFuture<HttpResponse<Buffer>> answer = (body == null ? request.send() : request.sendBuffer(body))
+                .toCompletionStage().toCompletableFuture();
+        try {
+            return answer.get(Math.max(1, left), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            answer.cancel(true);
+            throw timedOut();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ModelSharingException("Interrupted while waiting for remote model '" + name + "' at " + base, e);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof java.util.concurrent.TimeoutException
+                    || String.valueOf(cause.getMessage()).contains("timeout")) {
+                throw timedOut();
+            }
+            throw new ModelSharingException("Remote model '" + name + "' at " + base + " cannot be reached: "
+                    + cause.getMessage(), cause);
+        }
+    }
+
+    private ModelSharingException timedOut() {
+        return new InferenceProtocolException(504, "Remote model '" + name + "' at " + base + " did not answer within "
+                + settings.timeout().toMillis() + " ms (quarkus.model-sharing.models.\"" + name + "\".remote.timeout)");
+    }
+
+    private static String errorOf(HttpResponse<Buffer> response) {
+        Buffer body = response.body();
+        if (body == null || body.length() == 0) {
+            return "";
+        }
+        try (JsonParser parser = InferMessage.JSON.createParser((java.io.InputStream) new ByteBufInputStream(
+                body.getByteBuf()))) {
+            if (parser.nextToken() == JsonToken.START_OBJECT) {
+                while (parser.nextToken() == JsonToken.FIELD_NAME) {
+                    String field = parser.currentName();
+                    parser.nextToken();
+                    if (field.equals("error")) {
+                        return ": " + parser.getValueAsString();
+                    }
+                    parser.skipChildren();
+                }
+            }
+        } catch (IOException e) {
+            // not the protocol's error object: show its start
+        }
+        String text = body.toString(java.nio.charset.StandardCharsets.UTF_8);
+        return ": " + (text.length() > 200 ? text.substring(0, 200) + "..." : text);
+    }
+
+    @Override
+    public void close() {
+        client.close();
+    }
+
+    @Override
+    public String toString() {
+        return "remote model '" + name + "' at " + base;
+    }
+}
