@@ -1,0 +1,54 @@
+package io.quarkiverse.modelsharing.deployment;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.List;
+
+import io.quarkiverse.modelsharing.onnx.OnnxModelBuilder;
+import io.quarkiverse.modelsharing.tensor.DType;
+
+/** Models and bodies for the Open Inference Protocol tests; add it to each test's application archive. */
+final class ProtocolTestData {
+
+    private ProtocolTestData() {
+    }
+
+    static byte[] identity(DType dtype) {
+        return OnnxModelBuilder.create("identity").input("x", dtype, -1, 3).output("y", dtype, -1, 3)
+                .node("Identity", List.of("x"), List.of("y")).build();
+    }
+
+    /** Two inputs, two outputs: {@code sum = a + b}, {@code product = a * b}, FP32 [2, 2]. */
+    static byte[] sumAndProduct() {
+        return OnnxModelBuilder.create("arith").input("a", DType.F32, 2, 2).input("b", DType.F32, 2, 2)
+                .output("sum", DType.F32, 2, 2).output("product", DType.F32, 2, 2)
+                .node("Add", List.of("a", "b"), List.of("sum")).node("Mul", List.of("a", "b"), List.of("product")).build();
+    }
+
+    /** Little-endian FP32 bytes, as binary tensor data carries them. */
+    static byte[] floats(float... values) {
+        ByteBuffer buffer = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (float value : values) {
+            buffer.putFloat(value);
+        }
+        return buffer.array();
+    }
+
+    static byte[] concat(String header, byte[] data) {
+        return concat(header.getBytes(StandardCharsets.UTF_8), data);
+    }
+
+    static byte[] concat(byte[] a, byte[] b) {
+        byte[] all = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+
+    /** A request body with one JSON input {@code x}. */
+    static String json(String datatype, String shape, String data) {
+        return "{\"inputs\": [{\"name\": \"x\", \"shape\": " + shape + ", \"datatype\": \"" + datatype + "\", \"data\": "
+                + data + "}]}";
+    }
+}
