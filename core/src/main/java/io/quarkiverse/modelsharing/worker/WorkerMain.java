@@ -45,6 +45,12 @@ import io.quarkiverse.modelsharing.tensor.TensorAllocator;
  */
 public final class WorkerMain {
 
+    /**
+     * The daemon's shared-memory quota without {@code --shm-max}: what each managed worker gets, since the managed pool
+     * does not pass one.
+     */
+    public static final long DEFAULT_SHM_MAX_BYTES = 1L << 30;
+
     private static final long PARENT_CHECK_MILLIS = 100;
 
     private WorkerMain() {
@@ -99,7 +105,7 @@ public final class WorkerMain {
         Duration timeout = Duration.ofSeconds(30);
         String name = "worker";
         Path shmDir = SharedMemorySettings.DEFAULT_ROOT;
-        long shmMax = 1L << 30;
+        long shmMax = DEFAULT_SHM_MAX_BYTES;
         long shmPoolFile = SharedMemorySettings.DEFAULT_POOL_FILE_BYTES;
         String device = "cpu";
         int intraOpThreads = 0;
