@@ -37,9 +37,8 @@ import io.vertx.core.json.JsonObject;
  */
 class InferenceProtocolConformanceTest {
 
-    /** The datatypes ONNX Runtime's Java API runs, each served by an Identity model {@code identity_<datatype>}. */
-    static final Map<String, DType> RUNNABLE = Map.of("BOOL", DType.BOOL, "UINT8", DType.U8, "INT8", DType.I8, "INT16",
-            DType.I16, "INT32", DType.I32, "INT64", DType.I64, "FP16", DType.F16, "FP32", DType.F32, "FP64", DType.F64);
+    /** Each datatype ONNX Runtime's Java API runs, served by an Identity model {@code identity_<datatype>}. */
+    static final Map<String, DType> RUNNABLE = ProtocolTestData.RUNNABLE;
 
     @RegisterExtension
     static final QuarkusUnitTest app = configure(new QuarkusUnitTest()

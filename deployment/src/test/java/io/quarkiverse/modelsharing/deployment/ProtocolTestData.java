@@ -5,12 +5,17 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 import io.quarkiverse.modelsharing.onnx.OnnxModelBuilder;
 import io.quarkiverse.modelsharing.tensor.DType;
 
 /** Models and bodies for the Open Inference Protocol tests; add it to each test's application archive. */
 final class ProtocolTestData {
+
+    /** The datatypes ONNX Runtime's Java API runs, by the protocol's names. */
+    static final Map<String, DType> RUNNABLE = Map.of("BOOL", DType.BOOL, "UINT8", DType.U8, "INT8", DType.I8, "INT16",
+            DType.I16, "INT32", DType.I32, "INT64", DType.I64, "FP16", DType.F16, "FP32", DType.F32, "FP64", DType.F64);
 
     private ProtocolTestData() {
     }

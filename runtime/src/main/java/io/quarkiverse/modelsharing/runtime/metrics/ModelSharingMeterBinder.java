@@ -16,6 +16,7 @@ import io.quarkiverse.modelsharing.inference.BatchingInferenceModel;
 import io.quarkiverse.modelsharing.registry.ModelRegistry;
 import io.quarkiverse.modelsharing.registry.ModelStats;
 import io.quarkiverse.modelsharing.runtime.ModelSharingRecorder;
+import io.quarkiverse.modelsharing.runtime.oip.RemoteModels;
 import io.quarkiverse.modelsharing.runtime.worker.WorkerPool;
 
 /**
@@ -31,9 +32,20 @@ public class ModelSharingMeterBinder implements MeterBinder {
     @Inject
     WorkerPool workers;
 
+    @Inject
+    RemoteModels remotes;
+
     @Override
     public void bindTo(MeterRegistry meters) {
         bindWorkers(meters);
+        remotes.all().forEach((name, remote) -> {
+            FunctionTimer.builder("model.sharing.remote.requests", remote, r -> r.totals()[0], r -> r.totals()[2],
+                    TimeUnit.NANOSECONDS).description("Requests to the model's remote server, and how long they took")
+                    .tag("model", name).register(meters);
+            FunctionCounter.builder("model.sharing.remote.failures", remote, r -> r.totals()[1])
+                    .description("Requests to the model's remote server that failed: refused, timed out or unreachable")
+                    .tag("model", name).register(meters);
+        });
         for (String name : registry.names()) {
             counter(meters, name, "model.sharing.hits", "Acquisitions served by the loaded model", ModelStats::hits);
             counter(meters, name, "model.sharing.misses", "Acquisitions that loaded the model or waited for its load",

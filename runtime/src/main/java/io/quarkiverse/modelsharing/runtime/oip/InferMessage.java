@@ -432,8 +432,12 @@ final class InferMessage implements AutoCloseable {
         return new Encoded(Buffer.buffer(body), headerLength);
     }
 
-    /** A request: every input as binary data if {@code binary}, else as JSON; every output, binary if asked. */
-    static Encoded writeRequest(String id, Map<String, Tensor> inputs, boolean binary) throws IOException {
+    /**
+     * A request: every input as binary data if {@code binary}, else as JSON (binary for a dtype JSON does not carry);
+     * every output binary if {@code binary}, else those named in {@code binaryOutputs}.
+     */
+    static Encoded writeRequest(String id, Map<String, Tensor> inputs, boolean binary, List<String> outputs,
+            java.util.Set<String> binaryOutputs) throws IOException {
         ByteBuf header = Unpooled.buffer();
         long bytes = 0;
         try (JsonGenerator json = JSON.createGenerator((java.io.OutputStream) new ByteBufOutputStream(header))) {
@@ -469,6 +473,20 @@ final class InferMessage implements AutoCloseable {
                 json.writeEndObject();
             }
             json.writeEndArray();
+            if (!binary && !binaryOutputs.isEmpty()) {
+                json.writeArrayFieldStart("outputs");
+                for (String output : outputs) {
+                    json.writeStartObject();
+                    json.writeStringField("name", output);
+                    if (binaryOutputs.contains(output)) {
+                        json.writeObjectFieldStart("parameters");
+                        json.writeBooleanField("binary_data", true);
+                        json.writeEndObject();
+                    }
+                    json.writeEndObject();
+                }
+                json.writeEndArray();
+            }
             json.writeEndObject();
         }
         if (bytes == 0) {

@@ -73,13 +73,15 @@ public class InferenceProtocolRoutes {
                 .map(MemorySize::asLongValue).orElse(10L * 1024 * 1024);
         BodyHandler bodies = BodyHandler.create(false).setBodyLimit(limit);
         router.get("/v2/health/live").handler(ctx -> ctx.response().setStatusCode(200).end());
-        router.get("/v2/health/ready").handler(this::serverReady);
+        // readiness, metadata and inference may wait: for a model to load, a worker, or a remote server
+        router.get("/v2/health/ready").blockingHandler(this::serverReady, false);
         router.get("/v2").handler(this::serverMetadata);
-        router.get("/v2/models/:model").handler(ctx -> modelMetadata(ctx, null));
-        router.get("/v2/models/:model/versions/:version").handler(ctx -> modelMetadata(ctx, ctx.pathParam("version")));
-        router.get("/v2/models/:model/ready").handler(ctx -> modelReady(ctx, null));
+        router.get("/v2/models/:model").blockingHandler(ctx -> modelMetadata(ctx, null), false);
+        router.get("/v2/models/:model/versions/:version")
+                .blockingHandler(ctx -> modelMetadata(ctx, ctx.pathParam("version")), false);
+        router.get("/v2/models/:model/ready").blockingHandler(ctx -> modelReady(ctx, null), false);
         router.get("/v2/models/:model/versions/:version/ready")
-                .handler(ctx -> modelReady(ctx, ctx.pathParam("version")));
+                .blockingHandler(ctx -> modelReady(ctx, ctx.pathParam("version")), false);
         router.post("/v2/models/:model/infer").handler(bodies).blockingHandler(ctx -> infer(ctx, null), false);
         router.post("/v2/models/:model/versions/:version/infer").handler(bodies)
                 .blockingHandler(ctx -> infer(ctx, ctx.pathParam("version")), false);

@@ -235,14 +235,19 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
 
     @Override
     public InferenceResult run(Map<String, Tensor> inputs) {
-        if (Context.isOnEventLoopThread()) {
-            throw new ModelSharingException("Remote model '" + name + "' was called on a Vert.x event loop, which a"
-                    + " call that waits for another server would block: call it from a worker thread (@Blocking)");
-        }
         long start = System.nanoTime();
         requests.incrementAndGet();
         try {
-            InferMessage.Encoded request = InferMessage.writeRequest(null, inputs, settings.binary());
+            InferMessage.Encoded request;
+            if (settings.binary()) {
+                request = InferMessage.writeRequest(null, inputs, true, List.of(), java.util.Set.of());
+            } else {
+                // JSON has no 16-bit floats: such outputs are asked for as binary data
+                List<TensorSpec> outputs = metadata().outputs();
+                request = InferMessage.writeRequest(null, inputs, false, outputs.stream().map(TensorSpec::name).toList(),
+                        outputs.stream().filter(spec -> !TensorData.hasJsonForm(spec.dtype())).map(TensorSpec::name)
+                                .collect(java.util.stream.Collectors.toSet()));
+            }
             HttpRequest<Buffer> post = client.postAbs(base + "/infer").putHeader("content-type", request.contentType());
             if (request.headerLength() >= 0) {
                 post.putHeader(InferMessage.HEADER_LENGTH, Integer.toString(request.headerLength()));
@@ -283,6 +288,11 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
 
     /** Sends the request and waits for its answer within the deadline, counted from {@code start} if given. */
     private HttpResponse<Buffer> send(HttpRequest<Buffer> request, Buffer body, Long start) {
+        if (Context.isOnEventLoopThread()) {
+            // its answer would come on an event loop that this wait blocks
+            throw new ModelSharingException("Remote model '" + name + "' was called on a Vert.x event loop, which a"
+                    + " call that waits for another server would block: call it from a worker thread (@Blocking)");
+        }
         long timeout = settings.timeout().toNanos();
         long left = start == null ? timeout : timeout - (System.nanoTime() - start);
         request.timeout(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
