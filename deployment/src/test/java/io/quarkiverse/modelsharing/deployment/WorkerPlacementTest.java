@@ -58,6 +58,7 @@ class WorkerPlacementTest {
             .overrideConfigKey("quarkus.model-sharing.models.slow.path", SLOW.toString())
             .overrideConfigKey("quarkus.model-sharing.models.slow.placement", "worker")
             .overrideConfigKey("quarkus.model-sharing.workers.threads", "1")
+            .overrideConfigKey("quarkus.model-sharing.inference-protocol.enabled", "true")
             .overrideConfigKey("quarkus.model-sharing.workers.heartbeat-interval", "300ms")
             .setAfterAllCustomizer(() -> {
                 AFFINE.toFile().delete();
@@ -81,6 +82,20 @@ class WorkerPlacementTest {
 
     @Inject
     TensorAllocator tensors;
+
+    @Test
+    void theOpenInferenceProtocolServesAWorkerPlacedModelAsItServesAnInProcessOne() {
+        String request = "{\"inputs\": [{\"name\": \"x\", \"shape\": [2, 4], \"datatype\": \"FP32\","
+                + " \"data\": [1, 2, 3, 4, 5, 6, 7, 8]}]}";
+        String here = given().contentType("application/json").body(request).post("/v2/models/local/infer").then()
+                .statusCode(200).extract().path("outputs[0].data").toString();
+        given().contentType("application/json").body(request).post("/v2/models/remote/infer").then().statusCode(200)
+                .body("model_name", equalTo("remote")).body("outputs[0].shape", org.hamcrest.Matchers.contains(2, 2));
+        String there = given().contentType("application/json").body(request).post("/v2/models/remote/infer").then()
+                .extract().path("outputs[0].data").toString();
+        assertEquals(here, there);
+        given().get("/v2/models/remote/ready").then().statusCode(200);
+    }
 
     @Test
     void bothPlacementsGiveTheSameResults() {
