@@ -38,6 +38,7 @@ import io.quarkiverse.modelsharing.runtime.health.ModelSharingHealthCheck;
 import io.quarkiverse.modelsharing.runtime.metrics.ModelSharingMeterBinder;
 import io.quarkiverse.modelsharing.runtime.oip.InferenceProtocolRoutes;
 import io.quarkiverse.modelsharing.runtime.oip.RemoteModels;
+import io.quarkiverse.modelsharing.runtime.oip.ServedModels;
 import io.quarkiverse.modelsharing.runtime.worker.WorkerPool;
 import io.quarkiverse.modelsharing.text.TextClassifier;
 import io.quarkiverse.modelsharing.text.TextEmbedder;
@@ -179,8 +180,10 @@ class ModelSharingProcessor {
     }
 
     @BuildStep
-    AdditionalBeanBuildItem readiness() {
-        return AdditionalBeanBuildItem.unremovableOf(ModelReadiness.class);
+    void readiness(BuildProducer<AdditionalBeanBuildItem> beans) {
+        beans.produce(AdditionalBeanBuildItem.unremovableOf(ModelReadiness.class));
+        // what the Open Inference Protocol serves, over REST here and over gRPC with quarkus-model-sharing-grpc
+        beans.produce(AdditionalBeanBuildItem.unremovableOf(ServedModels.class));
     }
 
     /** The Open Inference Protocol's REST endpoints, turned on by configuration, when the application has HTTP. */

@@ -2,15 +2,15 @@ package io.quarkiverse.modelsharing.runtime.oip;
 
 import io.quarkiverse.modelsharing.tensor.DType;
 
-/** The protocol's datatype names for the project's dtypes. */
-final class Datatypes {
+/** The protocol's datatype names for the project's dtypes, for its REST and gRPC front ends. */
+public final class Datatypes {
 
-    static final String SUPPORTED = "BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, BF16, FP32, FP64";
+    public static final String SUPPORTED = "BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, BF16, FP32, FP64";
 
     private Datatypes() {
     }
 
-    static String name(DType dtype) {
+    public static String name(DType dtype) {
         return switch (dtype) {
             case BOOL -> "BOOL";
             case U8 -> "UINT8";
@@ -33,7 +33,7 @@ final class Datatypes {
      *
      * @param what the tensor, for the message: {@code input 'x'}
      */
-    static DType dtype(String datatype, String what) {
+    public static DType dtype(String datatype, String what) {
         if (datatype == null) {
             throw InferenceProtocolException.badRequest("The " + what + " has no datatype: give one of " + SUPPORTED);
         }

@@ -6,10 +6,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeMap;
 
 import jakarta.enterprise.event.Observes;
-import jakarta.enterprise.inject.Any;
 import jakarta.inject.Inject;
 import jakarta.inject.Singleton;
 
@@ -20,11 +18,9 @@ import com.fasterxml.jackson.core.JsonGenerator;
 
 import io.netty.buffer.ByteBufOutputStream;
 import io.netty.buffer.Unpooled;
-import io.quarkiverse.modelsharing.Model;
 import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.inference.InferenceModel;
 import io.quarkiverse.modelsharing.inference.InferenceResult;
-import io.quarkiverse.modelsharing.runtime.ModelReadiness;
 import io.quarkiverse.modelsharing.runtime.ModelSharingConfig;
 import io.quarkiverse.modelsharing.runtime.ModelSharingConfig.InferenceProtocolConfig;
 import io.quarkiverse.modelsharing.shm.ClientRegion;
@@ -32,8 +28,6 @@ import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
 import io.quarkiverse.modelsharing.tensor.TensorException;
 import io.quarkiverse.modelsharing.tensor.TensorSpec;
-import io.quarkus.arc.Arc;
-import io.quarkus.arc.InstanceHandle;
 import io.quarkus.runtime.configuration.MemorySize;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.ext.web.Router;
@@ -48,8 +42,7 @@ import io.vertx.ext.web.handler.BodyHandler;
 public class InferenceProtocolRoutes {
 
     private static final Logger LOG = Logger.getLogger(InferenceProtocolRoutes.class);
-    /** The one version of each model that the application serves. */
-    static final String VERSION = "1";
+    static final String VERSION = ServedModels.VERSION;
 
     @Inject
     ModelSharingConfig config;
@@ -58,9 +51,7 @@ public class InferenceProtocolRoutes {
     TensorAllocator allocator;
 
     @Inject
-    ModelReadiness readiness;
-
-    private volatile Map<String, InferenceModel> models;
+    ServedModels served;
     private ClientRegions regions;
 
     void routes(@Observes Router router) {
@@ -111,40 +102,16 @@ public class InferenceProtocolRoutes {
         }
     }
 
-    /** Every model of the application, by name: each {@code @Model("name") InferenceModel} bean. */
     private Map<String, InferenceModel> models() {
-        Map<String, InferenceModel> found = models;
-        if (found == null) {
-            found = new TreeMap<>();
-            for (InstanceHandle<InferenceModel> handle : Arc.container().listAll(InferenceModel.class, Any.Literal.INSTANCE)) {
-                for (var qualifier : handle.getBean().getQualifiers()) {
-                    if (qualifier instanceof Model model) {
-                        found.put(model.value(), handle.get());
-                    }
-                }
-            }
-            models = found;
-        }
-        return found;
+        return served.all();
     }
 
     private InferenceModel model(RoutingContext ctx, String version) {
-        String name = ctx.pathParam("model");
-        InferenceModel model = models().get(name);
-        if (model == null) {
-            throw new InferenceProtocolException(404, "Model '" + name + "' is not served here; the models are "
-                    + models().keySet());
-        }
-        if (version != null && !version.equals(VERSION)) {
-            throw new InferenceProtocolException(404, "Model '" + name + "' has no version '" + version
-                    + "'; its one version is " + VERSION);
-        }
-        return model;
+        return served.get(ctx.pathParam("model"), version);
     }
 
     private void serverReady(RoutingContext ctx) {
-        List<String> problems = new ArrayList<>();
-        models().keySet().forEach(name -> readiness.problem(name).ifPresent(problem -> problems.add(name + ": " + problem)));
+        List<String> problems = served.problems();
         if (problems.isEmpty()) {
             ctx.response().setStatusCode(200).end();
         } else {
@@ -155,9 +122,8 @@ public class InferenceProtocolRoutes {
     private void serverMetadata(RoutingContext ctx) {
         reply(ctx, () -> json(json -> {
             json.writeStartObject();
-            json.writeStringField("name", "quarkus-model-sharing");
-            json.writeStringField("version", Optional.ofNullable(getClass().getPackage().getImplementationVersion())
-                    .orElse("999-SNAPSHOT"));
+            json.writeStringField("name", ServedModels.SERVER);
+            json.writeStringField("version", served.serverVersion());
             json.writeArrayFieldStart("extensions");
             json.writeString("binary_tensor_data");
             if (config.inferenceProtocol().allowClientShm()) {
@@ -215,7 +181,7 @@ public class InferenceProtocolRoutes {
     private void modelReady(RoutingContext ctx, String version) {
         try {
             InferenceModel model = model(ctx, version);
-            Optional<String> problem = readiness.problem(model.name());
+            Optional<String> problem = served.problem(model.name());
             if (problem.isEmpty()) {
                 ctx.response().setStatusCode(200).end();
             } else {
