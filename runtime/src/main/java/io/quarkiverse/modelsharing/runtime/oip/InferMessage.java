@@ -2,8 +2,10 @@ package io.quarkiverse.modelsharing.runtime.oip;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
@@ -157,6 +159,8 @@ final class InferMessage implements AutoCloseable {
     private void readEntries(JsonParser parser, List<TensorEntry> into, String kind, boolean tensors, int headerBytes,
             TensorAllocator allocator) throws IOException {
         if (parser.currentToken() != JsonToken.START_ARRAY) {
+        // a set, not a scan of the list: a body of many small entries would make the scan quadratic
+        Set<String> names = new HashSet<>();
             throw InferenceProtocolException.badRequest("'" + kind + "s' is not an array");
         }
         while (parser.nextToken() != JsonToken.END_ARRAY) {
@@ -166,7 +170,7 @@ final class InferMessage implements AutoCloseable {
             if (entry.name == null) {
                 throw InferenceProtocolException.badRequest("An " + kind + " has no name");
             }
-            if (into.stream().filter(other -> other.name.equals(entry.name)).count() > 1) {
+            if (!names.add(entry.name)) {
                 throw InferenceProtocolException.badRequest("The " + entry.describe(kind) + " is given twice");
             }
         }
