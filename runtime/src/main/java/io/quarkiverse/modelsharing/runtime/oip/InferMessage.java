@@ -157,10 +157,10 @@ final class InferMessage implements AutoCloseable {
 
     private void readEntries(JsonParser parser, List<TensorEntry> into, String kind, boolean tensors) throws IOException {
         if (parser.currentToken() != JsonToken.START_ARRAY) {
-        // a set, not a scan of the list: a body of many small entries would make the scan quadratic
-        Set<String> names = new HashSet<>();
             throw InferenceProtocolException.badRequest("'" + kind + "s' is not an array");
         }
+        // a set, not a scan of the list: a body of many small entries would make the scan quadratic
+        Set<String> names = new HashSet<>();
         while (parser.nextToken() != JsonToken.END_ARRAY) {
             TensorEntry entry = new TensorEntry();
             into.add(entry);
@@ -258,6 +258,12 @@ final class InferMessage implements AutoCloseable {
         if (entry.regionByteSize >= 0 && entry.regionByteSize != bytes) {
             throw InferenceProtocolException.badRequest("The " + entry.describe(kind) + " gives shared_memory_byte_size "
                     + entry.regionByteSize + ", but its shape of " + entry.datatype + " is " + bytes + " bytes");
+        }
+        // before allocating: a shape is only a claim, and a region's size bounds what it can fill
+        try {
+            region.checkSpan(entry.regionOffset, bytes);
+        } catch (SharedMemoryException e) {
+            throw InferenceProtocolException.badRequest("The " + entry.describe(kind) + ": " + e.getMessage());
         }
         entry.tensor = allocator.allocateUninitialized(entry.dtype(kind), entry.shape);
         try {
