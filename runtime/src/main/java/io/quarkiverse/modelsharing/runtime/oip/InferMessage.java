@@ -194,7 +194,8 @@ final class InferMessage implements AutoCloseable {
                         parser.skipChildren();
                         entry.dataEnd = parser.currentTokenLocation().getByteOffset() + 1;
                     } else {
-                        throw InferenceProtocolException.badRequest("The " + kind + "'s data is not an array");
+                        throw InferenceProtocolException.badRequest("The " + (entry.name == null ? kind
+                                : entry.describe(kind)) + "'s data is not an array");
                     }
                 }
                 default -> parser.skipChildren();
