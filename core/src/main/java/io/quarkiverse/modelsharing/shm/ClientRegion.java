@@ -150,8 +150,14 @@ public final class ClientRegion implements AutoCloseable {
         }
     }
 
-    private ByteBuffer span(long at, long bytes, Tensor tensor) {
-        if (at < 0 || at > byteSize || bytes > byteSize - at) {
+    /**
+     * Checks that {@code bytes} at {@code at} (from the region's start) lie inside the region, and the region inside
+     * its file as it is now: before allocating for a tensor whose size is only a client's claim.
+     *
+     * @throws SharedMemoryException if they do not
+     */
+    public void checkSpan(long at, long bytes) {
+        if (at < 0 || bytes < 0 || at > byteSize || bytes > byteSize - at) {
             throw new SharedMemoryException("Bytes " + at + " to " + (at + bytes) + " are outside region '" + name
                     + "', which holds " + byteSize + " bytes");
         }
@@ -160,6 +166,10 @@ public final class ClientRegion implements AutoCloseable {
         } catch (IOException e) {
             throw new SharedMemoryException("Region '" + name + "' cannot be read: " + e.getMessage(), e);
         }
+    }
+
+    private ByteBuffer span(long at, long bytes, Tensor tensor) {
+        checkSpan(at, bytes);
         return tensor.directBuffer().duplicate().clear();
     }
 

@@ -2,8 +2,10 @@ package io.quarkiverse.modelsharing.runtime.oip;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
@@ -96,7 +98,7 @@ final class InferMessage implements AutoCloseable {
         ByteBuf json = all.slice(all.readerIndex(), header);
         String kind = response ? "output" : "input";
         try (JsonParser parser = JSON.createParser((java.io.InputStream) new ByteBufInputStream(json.duplicate()))) {
-            readHeader(parser, response, header, allocator, json);
+            readHeader(parser, response);
             List<TensorEntry> tensors = response ? outputs : inputs;
             ByteBuf binary = all.slice(all.readerIndex() + header, length - header);
             for (TensorEntry entry : tensors) {
@@ -114,8 +116,7 @@ final class InferMessage implements AutoCloseable {
         }
     }
 
-    private void readHeader(JsonParser parser, boolean response, int headerBytes, TensorAllocator allocator, ByteBuf json)
-            throws IOException {
+    private void readHeader(JsonParser parser, boolean response) throws IOException {
         if (parser.nextToken() != JsonToken.START_OBJECT) {
             throw InferenceProtocolException.badRequest("The body is not a JSON object");
         }
@@ -128,8 +129,8 @@ final class InferMessage implements AutoCloseable {
                 case "model_version" -> modelVersion = parser.getValueAsString();
                 case "error" -> error = parser.getValueAsString();
                 case "parameters" -> readMessageParameters(parser);
-                case "inputs" -> readEntries(parser, inputs, "input", !response, headerBytes, allocator);
-                case "outputs" -> readEntries(parser, outputs, "output", response, headerBytes, allocator);
+                case "inputs" -> readEntries(parser, inputs, "input", !response);
+                case "outputs" -> readEntries(parser, outputs, "output", response);
                 default -> parser.skipChildren();
             }
         }
@@ -154,26 +155,26 @@ final class InferMessage implements AutoCloseable {
         }
     }
 
-    private void readEntries(JsonParser parser, List<TensorEntry> into, String kind, boolean tensors, int headerBytes,
-            TensorAllocator allocator) throws IOException {
+    private void readEntries(JsonParser parser, List<TensorEntry> into, String kind, boolean tensors) throws IOException {
         if (parser.currentToken() != JsonToken.START_ARRAY) {
             throw InferenceProtocolException.badRequest("'" + kind + "s' is not an array");
         }
+        // a set, not a scan of the list: a body of many small entries would make the scan quadratic
+        Set<String> names = new HashSet<>();
         while (parser.nextToken() != JsonToken.END_ARRAY) {
             TensorEntry entry = new TensorEntry();
             into.add(entry);
-            readEntry(parser, entry, kind, tensors, headerBytes, allocator);
+            readEntry(parser, entry, kind, tensors);
             if (entry.name == null) {
                 throw InferenceProtocolException.badRequest("An " + kind + " has no name");
             }
-            if (into.stream().filter(other -> other.name.equals(entry.name)).count() > 1) {
+            if (!names.add(entry.name)) {
                 throw InferenceProtocolException.badRequest("The " + entry.describe(kind) + " is given twice");
             }
         }
     }
 
-    private static void readEntry(JsonParser parser, TensorEntry entry, String kind, boolean tensors, int headerBytes,
-            TensorAllocator allocator) throws IOException {
+    private static void readEntry(JsonParser parser, TensorEntry entry, String kind, boolean tensors) throws IOException {
         expectObject(parser, kind);
         while (parser.nextToken() == JsonToken.FIELD_NAME) {
             String field = parser.currentName();
@@ -186,16 +187,15 @@ final class InferMessage implements AutoCloseable {
                 case "data" -> {
                     if (!tensors) {
                         parser.skipChildren();
-                    } else if (entry.name != null && entry.datatype != null && entry.shape != null) {
-                        entry.tensor = allocate(entry, kind, headerBytes, allocator);
-                        TensorData.decode(parser, entry.tensor, entry.describe(kind));
                     } else if (value == JsonToken.START_ARRAY) {
-                        // read once the entry's shape and datatype are known
+                        // read once the whole entry is known, and measured by its own bytes; a second data field
+                        // replaces the first, which was never allocated
                         entry.dataStart = parser.currentTokenLocation().getByteOffset();
                         parser.skipChildren();
                         entry.dataEnd = parser.currentTokenLocation().getByteOffset() + 1;
                     } else {
-                        throw InferenceProtocolException.badRequest("The " + kind + "'s data is not an array");
+                        throw InferenceProtocolException.badRequest("The " + (entry.name == null ? kind
+                                : entry.describe(kind)) + "'s data is not an array");
                     }
                 }
                 default -> parser.skipChildren();
@@ -224,16 +224,13 @@ final class InferMessage implements AutoCloseable {
     /** Gives the entry its elements from where they are: its JSON data, the binary data, or a region. */
     private static void fill(TensorEntry entry, String kind, ByteBuf binary, ByteBuf json, TensorAllocator allocator,
             Regions regions) throws IOException {
-        boolean inJson = entry.tensor != null || entry.dataStart >= 0;
+        boolean inJson = entry.dataStart >= 0;
         int sources = (inJson ? 1 : 0) + (entry.binaryDataSize >= 0 ? 1 : 0) + (entry.region != null ? 1 : 0);
         if (sources != 1) {
             throw InferenceProtocolException.badRequest("The " + entry.describe(kind) + (sources == 0
                     ? " has no data: give data, parameters.binary_data_size or parameters.shared_memory_region"
                     : " gives its elements more than once: give one of data, parameters.binary_data_size and"
                             + " parameters.shared_memory_region"));
-        }
-        if (entry.tensor != null) {
-            return;
         }
         if (entry.dataStart >= 0) {
             entry.tensor = allocate(entry, kind, (int) (entry.dataEnd - entry.dataStart), allocator);
@@ -262,6 +259,12 @@ final class InferMessage implements AutoCloseable {
         if (entry.regionByteSize >= 0 && entry.regionByteSize != bytes) {
             throw InferenceProtocolException.badRequest("The " + entry.describe(kind) + " gives shared_memory_byte_size "
                     + entry.regionByteSize + ", but its shape of " + entry.datatype + " is " + bytes + " bytes");
+        }
+        // before allocating: a shape is only a claim, and a region's size bounds what it can fill
+        try {
+            region.checkSpan(entry.regionOffset, bytes);
+        } catch (SharedMemoryException e) {
+            throw InferenceProtocolException.badRequest("The " + entry.describe(kind) + ": " + e.getMessage());
         }
         entry.tensor = allocator.allocateUninitialized(entry.dtype(kind), entry.shape);
         try {

@@ -23,7 +23,7 @@ final class TensorEntry {
     long regionOffset;
     /** The elements, once read from JSON, binary data or a region; owned by the message until taken. */
     Tensor tensor;
-    /** Where a {@code data} array that came before the shape and datatype lies in the header, to be read after them. */
+    /** Where the {@code data} array lies in the header, read once the whole entry is known. */
     long dataStart = -1;
     long dataEnd = -1;
 
