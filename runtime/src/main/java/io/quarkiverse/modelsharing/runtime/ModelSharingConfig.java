@@ -430,6 +430,13 @@ public interface ModelSharingConfig {
          */
         @WithDefault("true")
         boolean binary();
+
+        /**
+         * The largest answer read from the remote server; a larger one fails its request as it arrives, so that a
+         * remote server cannot fill this process's memory.
+         */
+        @WithDefault("256M")
+        MemorySize maxResponseSize();
     }
 
     interface BatchingConfig {

@@ -238,7 +238,8 @@ public class ModelSharingRecorder {
             }
             RemoteInferenceModel client = new RemoteInferenceModel(name, new RemoteInferenceModel.Settings(url,
                     remote.name().orElse(name), remote.version().orElse(null), remote.timeout(), remote.connectTimeout(),
-                    remote.maxConnections(), remote.binary()), vertx.get(), allocator.getValue(), expected);
+                    remote.maxConnections(), remote.binary(), remote.maxResponseSize().asLongValue()), vertx.get(),
+                    allocator.getValue(), expected);
             remotes.put(name, client);
             if (model.load() == LoadMode.EAGER) {
                 client.check();

@@ -25,10 +25,15 @@ import io.quarkiverse.modelsharing.tensor.TensorSpec;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpClientRequest;
 import io.vertx.ext.web.client.HttpRequest;
 import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.ext.web.client.WebClient;
 import io.vertx.ext.web.client.WebClientOptions;
+import io.vertx.ext.web.client.impl.ClientPhase;
+import io.vertx.ext.web.client.impl.HttpContext;
+import io.vertx.ext.web.client.impl.WebClientInternal;
+import io.vertx.ext.web.codec.BodyCodec;
 
 /**
  * A model served by another server that speaks the Open Inference Protocol (Triton, KServe, MLServer, OpenVINO
@@ -44,14 +49,23 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
      * @param remoteName the model's name there
      * @param version its version there, or null for the server's choice
      * @param binary whether tensors travel as binary data (the extension) or JSON
+     * @param maxResponseBytes the largest answer read; a larger one fails its request
      */
     public record Settings(String url, String remoteName, String version, Duration timeout, Duration connectTimeout,
-            int maxConnections, boolean binary) {
+            int maxConnections, boolean binary, long maxResponseBytes) {
+
+        public Settings(String url, String remoteName, String version, Duration timeout, Duration connectTimeout,
+                int maxConnections, boolean binary) {
+            this(url, remoteName, version, timeout, connectTimeout, maxConnections, binary, 256L << 20);
+        }
     }
 
     private final String name;
     private final Settings settings;
     private final String base;
+    private static final String DEADLINE = "x-model-sharing-deadline";
+
+    private final Vertx vertx;
     private final WebClient client;
     private final TensorAllocator allocator;
     private volatile Metadata metadata;
@@ -79,11 +93,13 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
         this.base = url + "/v2/models/" + settings.remoteName()
                 + (settings.version() == null ? "" : "/versions/" + settings.version());
         this.allocator = allocator;
+        this.vertx = vertx;
         this.client = WebClient.create(vertx, new WebClientOptions()
                 .setMaxPoolSize(settings.maxConnections())
                 .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, settings.connectTimeout().toMillis()))
                 .setKeepAlive(true)
                 .setUserAgent("quarkus-model-sharing"));
+        ((WebClientInternal) client).addInterceptor(this::deadline);
     }
 
     @Override
@@ -161,9 +177,9 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
     /** Null if the remote model says it is ready, else why not. */
     public String notReady() {
         try {
-            HttpResponse<Buffer> response = send(client.getAbs(base + "/ready"), null, null);
-            return response.statusCode() == 200 ? null
-                    : "not ready at " + base + " (" + response.statusCode() + errorOf(response) + ")";
+            Exchange response = send(client.getAbs(base + "/ready"), null, null);
+            return response.status() == 200 ? null
+                    : "not ready at " + base + " (" + response.status() + errorOf(response) + ")";
         } catch (ModelSharingException e) {
             return e.getMessage();
         }
@@ -172,10 +188,10 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
     private Metadata metadata() {
         Metadata known = metadata;
         if (known == null) {
-            HttpResponse<Buffer> response = send(client.getAbs(base), null, null);
-            if (response.statusCode() != 200) {
+            Exchange response = send(client.getAbs(base), null, null);
+            if (response.status() != 200) {
                 throw new ModelSharingException("Remote model '" + name + "' at " + base + " gives no metadata ("
-                        + response.statusCode() + errorOf(response) + ")");
+                        + response.status() + errorOf(response) + ")");
             }
             known = readMetadata(response.body());
             check(known);
@@ -252,16 +268,15 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
             if (request.headerLength() >= 0) {
                 post.putHeader(InferMessage.HEADER_LENGTH, Integer.toString(request.headerLength()));
             }
-            HttpResponse<Buffer> response = send(post, request.body(), start);
-            if (response.statusCode() != 200) {
+            Exchange response = send(post, request.body(), start);
+            if (response.status() != 200) {
                 String message = "Remote model '" + name + "' at " + base + " refused the request ("
-                        + response.statusCode() + errorOf(response) + ")";
-                throw response.statusCode() == 400 ? new TensorException(message)
-                        : new InferenceProtocolException(response.statusCode() >= 500 ? 502 : response.statusCode(),
-                                message);
+                        + response.status() + errorOf(response) + ")";
+                throw response.status() == 400 ? new TensorException(message)
+                        : new InferenceProtocolException(response.status() >= 500 ? 502 : response.status(), message);
             }
-            Buffer body = response.body() == null ? Buffer.buffer() : response.body();
-            try (InferMessage answer = InferMessage.read(body, response.getHeader(InferMessage.HEADER_LENGTH), true,
+            Buffer body = response.body();
+            try (InferMessage answer = InferMessage.read(body, response.headerLength(), true,
                     allocator, region -> {
                         throw new ModelSharingException("a response names shared-memory region '" + region
                                 + "', which this client never registered");
@@ -286,28 +301,41 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
         }
     }
 
-    /** Sends the request and waits for its answer within the deadline, counted from {@code start} if given. */
-    private HttpResponse<Buffer> send(HttpRequest<Buffer> request, Buffer body, Long start) {
+    /** An answer: its status, its {@code Inference-Header-Content-Length} if any, and its whole body. */
+    private record Exchange(int status, String headerLength, Buffer body) {
+    }
+
+    /**
+     * Sends the request and waits for its whole answer within the deadline, counted from {@code start} if given. At
+     * the deadline the request is reset, so that a server that answers slowly, a byte at a time, holds no connection
+     * of the pool; an answer past {@code remote.max-response-size} is refused as it comes.
+     */
+    private Exchange send(HttpRequest<Buffer> request, Buffer body, Long start) {
         if (Context.isOnEventLoopThread()) {
             // its answer would come on an event loop that this wait blocks
             throw new ModelSharingException("Remote model '" + name + "' was called on a Vert.x event loop, which a"
                     + " call that waits for another server would block: call it from a worker thread (@Blocking)");
         }
         long timeout = settings.timeout().toNanos();
-        long left = start == null ? timeout : timeout - (System.nanoTime() - start);
-        request.timeout(Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
-        CompletableFuture<HttpResponse<Buffer>> answer = (body == null ? request.send() : request.sendBuffer(body))
+        long left = Math.max(TimeUnit.MILLISECONDS.toNanos(1), start == null ? timeout : timeout - (System.nanoTime() - start));
+        BoundedBody bounded = new BoundedBody(settings.maxResponseBytes(), "Remote model '" + name + "' at " + base);
+        HttpRequest<Void> piped = request.timeout(TimeUnit.NANOSECONDS.toMillis(left) + 1).as(BodyCodec.pipe(bounded));
+        piped.putHeader(DEADLINE, Long.toString(TimeUnit.NANOSECONDS.toMillis(left) + 1));
+        CompletableFuture<HttpResponse<Void>> answer = (body == null ? piped.send() : piped.sendBuffer(body))
                 .toCompletionStage().toCompletableFuture();
         try {
-            return answer.get(Math.max(1, left), TimeUnit.NANOSECONDS);
+            HttpResponse<Void> response = answer.get(left, TimeUnit.NANOSECONDS);
+            return new Exchange(response.statusCode(), response.getHeader(InferMessage.HEADER_LENGTH), bounded.body());
         } catch (TimeoutException e) {
-            answer.cancel(true);
             throw timedOut();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new ModelSharingException("Interrupted while waiting for remote model '" + name + "' at " + base, e);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
+            if (cause instanceof InferenceProtocolException protocol) {
+                throw protocol;
+            }
             if (cause instanceof java.util.concurrent.TimeoutException
                     || String.valueOf(cause.getMessage()).contains("timeout")) {
                 throw timedOut();
@@ -317,12 +345,44 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
         }
     }
 
+    /**
+     * Gives each exchange a hard deadline: Vert.x's request timeout counts only the time without data, which every
+     * byte of a slow answer resets. The deadline travels from {@link #send} in a header that is removed before the
+     * request leaves.
+     */
+    private void deadline(HttpContext<?> exchange) {
+        switch (exchange.phase()) {
+            case SEND_REQUEST -> {
+                HttpClientRequest request = exchange.clientRequest();
+                String millis = request.headers().get(DEADLINE);
+                request.headers().remove(DEADLINE);
+                if (millis != null) {
+                    long timer = vertx.setTimer(Long.parseLong(millis), id -> request.reset(0,
+                            new java.util.concurrent.TimeoutException("deadline of " + millis + " ms")));
+                    exchange.set(DEADLINE, timer);
+                }
+            }
+            case DISPATCH_RESPONSE, FAILURE -> {
+                Long timer = exchange.get(DEADLINE);
+                if (timer != null) {
+                    vertx.cancelTimer(timer);
+                }
+                if (exchange.phase() == ClientPhase.FAILURE && exchange.clientRequest() != null) {
+                    exchange.clientRequest().reset(); // a failed exchange leaves its connection in no known state
+                }
+            }
+            default -> {
+            }
+        }
+        exchange.next();
+    }
+
     private ModelSharingException timedOut() {
         return new InferenceProtocolException(504, "Remote model '" + name + "' at " + base + " did not answer within "
                 + settings.timeout().toMillis() + " ms (quarkus.model-sharing.models.\"" + name + "\".remote.timeout)");
     }
 
-    private static String errorOf(HttpResponse<Buffer> response) {
+    private static String errorOf(Exchange response) {
         Buffer body = response.body();
         if (body == null || body.length() == 0) {
             return "";

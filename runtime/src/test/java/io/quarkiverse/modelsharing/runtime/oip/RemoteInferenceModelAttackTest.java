@@ -15,7 +15,6 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 import io.quarkiverse.modelsharing.tensor.Tensor;
@@ -26,9 +25,6 @@ import io.vertx.core.Vertx;
 class RemoteInferenceModelAttackTest {
 
     @Test
-    @Disabled("Known fault: the deadline fails the call but leaves the request running, so a remote that drips its"
-            + " answer a byte at a time holds the pooled connection for as long as it likes; WebClient's timeout is an"
-            + " idle timeout, which every byte resets")
     void aDrippingRemoteLosesItsConnectionAtTheDeadline() throws Exception {
         CountDownLatch closed = new CountDownLatch(1);
         Vertx vertx = Vertx.vertx();
