@@ -20,7 +20,7 @@ import org.openjdk.jmh.runner.options.TimeValue;
 /**
  * Runs the suites and prints each figure beside its baseline from the same run, as a ratio.
  * <p>
- * {@code java -jar benchmarks/target/benchmarks.jar [all|lookup,load,embedding,memory,...,text]} (default: all). The
+ * {@code java -jar benchmarks/target/benchmarks.jar [all|lookup,load,embedding,memory,...,text,protocol]} (default: all). The
  * figures are also written as data, {@code results.csv}, and drawn as charts ({@link Plots}) into the directory that
  * {@code -Dbenchmarks.out} names (default {@code benchmarks/target/results}); {@code benchmarks.jar plot <csv>
  * <directory>} draws a saved run's charts again.
@@ -62,7 +62,7 @@ public final class BenchmarkMain {
         }
         BenchmarkData data = new BenchmarkData();
         Set<String> suites = Set.of((args.length == 0 || args[0].equals("all")
-                ? "lookup,load,embedding,memory,handoff,write,inference64,worker,workermemory,concurrency,text"
+                ? "lookup,load,embedding,memory,handoff,write,inference64,worker,workermemory,concurrency,text,protocol"
                 : args[0]).split(","));
         StringBuilder report = new StringBuilder("\n== Quarkus Model Sharing benchmarks ==\n");
         if (suites.contains("lookup")) {
@@ -220,13 +220,21 @@ public final class BenchmarkMain {
         if (suites.contains("text")) {
             report.append(TextHarness.measure(data));
         }
+        if (suites.contains("protocol")) {
+            report.append(ProtocolHarness.measure(data, out().resolve("protocol-demo.log")));
+        }
         System.out.println(report);
         if (!data.isEmpty()) {
-            Path out = Path.of(System.getProperty("benchmarks.out", "benchmarks/target/results"));
+            Path out = out();
             data.write(out.resolve("results.csv"));
             System.out.println("Data: " + out.resolve("results.csv"));
             Plots.render(data, out).forEach(chart -> System.out.println("Chart: " + chart));
         }
+    }
+
+    /** Where a run writes its data, charts and logs. */
+    static Path out() {
+        return Path.of(System.getProperty("benchmarks.out", "benchmarks/target/results"));
     }
 
     private static double score(Collection<RunResult> results, String method, String bytes) {

@@ -66,7 +66,13 @@ final class Plots {
             Map.entry("text-padding", new String[] { "Padding to a batch's longest sentence, 64 callers",
                     "% of padded positions that are padding" }),
             Map.entry("text-padding-throughput", new String[] { "Length buckets and throughput, 64 callers",
-                    "embeddings/s" }));
+                    "embeddings/s" }),
+            Map.entry("protocol", new String[] { "One inference over the Open Inference Protocol against in process",
+                    "ms per call (median)" }),
+            Map.entry("protocol-p90", new String[] { "One inference over the Open Inference Protocol: p90",
+                    "ms per call (p90)" }),
+            Map.entry("protocol-client", new String[] { "The client's part of a call: encoding, copies, region writes"
+                    + " and reads", "ms per call (median)" }));
 
     private Plots() {
     }
