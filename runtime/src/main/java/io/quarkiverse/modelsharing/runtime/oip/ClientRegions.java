@@ -32,6 +32,22 @@ final class ClientRegions implements InferMessage.Regions, AutoCloseable {
         this.max = max;
     }
 
+    /** Whether a request comes from this host: a loopback address or a Unix domain socket. */
+    static boolean fromThisHost(io.vertx.core.net.SocketAddress peer) {
+        if (peer == null || peer.isDomainSocket()) {
+            return true;
+        }
+        String host = peer.hostAddress();
+        if (host == null || !host.matches("[0-9a-fA-F.:%]+")) {
+            return false; // an address, never a name to resolve
+        }
+        try {
+            return java.net.InetAddress.getByName(host).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
+    }
+
     private void checkAllowed() {
         if (!allowed) {
             throw new InferenceProtocolException(403, "Client shared memory is off: set"

@@ -76,16 +76,16 @@ public class InferenceProtocolRoutes {
         router.post("/v2/models/:model/infer").handler(bodies).blockingHandler(ctx -> infer(ctx, null), false);
         router.post("/v2/models/:model/versions/:version/infer").handler(bodies)
                 .blockingHandler(ctx -> infer(ctx, ctx.pathParam("version")), false);
-        router.get("/v2/systemsharedmemory/status").handler(ctx -> reply(ctx, () -> regions.status(null)));
+        router.get("/v2/systemsharedmemory/status").handler(ctx -> reply(ctx, () -> local(ctx).status(null)));
         router.get("/v2/systemsharedmemory/region/:region/status")
-                .handler(ctx -> reply(ctx, () -> regions.status(ctx.pathParam("region"))));
+                .handler(ctx -> reply(ctx, () -> local(ctx).status(ctx.pathParam("region"))));
         router.post("/v2/systemsharedmemory/region/:region/register").handler(bodies)
-                .blockingHandler(ctx -> reply(ctx, () -> regions.register(ctx.pathParam("region"), ctx.body().buffer())),
+                .blockingHandler(ctx -> reply(ctx, () -> local(ctx).register(ctx.pathParam("region"), ctx.body().buffer())),
                         false);
         router.post("/v2/systemsharedmemory/region/:region/unregister").handler(bodies)
-                .handler(ctx -> reply(ctx, () -> regions.unregister(ctx.pathParam("region"))));
+                .handler(ctx -> reply(ctx, () -> local(ctx).unregister(ctx.pathParam("region"))));
         router.post("/v2/systemsharedmemory/unregister").handler(bodies)
-                .handler(ctx -> reply(ctx, () -> regions.unregister(null)));
+                .handler(ctx -> reply(ctx, () -> local(ctx).unregister(null)));
         router.route("/v2/*").failureHandler(ctx -> error(ctx, new InferenceProtocolException(
                 ctx.statusCode() >= 400 ? ctx.statusCode() : 500, ctx.statusCode() == 413
                         ? "The request body is larger than quarkus.http.limits.max-body-size (" + limit + " bytes)"
@@ -202,12 +202,12 @@ public class InferenceProtocolRoutes {
             }
             InferMessage.Encoded answer;
             try (InferMessage request = InferMessage.read(body, ctx.request().getHeader(InferMessage.HEADER_LENGTH), false,
-                    allocator, regions::region)) {
+                    allocator, name -> local(ctx).region(name))) {
                 Map<String, Tensor> inputs = new HashMap<>();
                 request.inputs.forEach(entry -> inputs.put(entry.name, entry.tensor));
                 try (InferenceResult result = run(model, inputs)) {
                     answer = InferMessage.writeResponse(model.name(), VERSION, request.id,
-                            outputs(model, request, result));
+                            outputs(ctx, model, request, result));
                 }
             }
             ctx.response().setStatusCode(200).putHeader("content-type", answer.contentType());
@@ -234,8 +234,22 @@ public class InferenceProtocolRoutes {
         }
     }
 
+    /**
+     * The client shared-memory regions, for a request from this host only: a region is a file of this application's
+     * user, which a client elsewhere must not name. A request through a proxy on the host counts as local.
+     */
+    private ClientRegions local(RoutingContext ctx) {
+        io.vertx.core.net.SocketAddress peer = ctx.request().remoteAddress();
+        if (!ClientRegions.fromThisHost(peer)) {
+            throw new InferenceProtocolException(403, "Shared-memory regions are for clients on this host; this request"
+                    + " comes from " + peer.hostAddress() + ": send the tensors as binary data instead");
+        }
+        return regions;
+    }
+
     /** The outputs the request asked for (all if it named none), each as JSON, binary data or into a region. */
-    private List<InferMessage.Output> outputs(InferenceModel model, InferMessage request, InferenceResult result) {
+    private List<InferMessage.Output> outputs(RoutingContext ctx, InferenceModel model, InferMessage request,
+            InferenceResult result) {
         List<InferMessage.Output> outputs = new ArrayList<>();
         if (request.outputs.isEmpty()) {
             for (String name : result.names()) {
@@ -251,7 +265,7 @@ public class InferenceProtocolRoutes {
             }
             Tensor tensor = result.get(wanted.name);
             if (wanted.region != null) {
-                ClientRegion region = regions.region(wanted.region);
+                ClientRegion region = local(ctx).region(wanted.region);
                 long size = wanted.regionByteSize >= 0 ? wanted.regionByteSize : region.byteSize() - wanted.regionOffset;
                 if (tensor.byteSize() > size) {
                     throw InferenceProtocolException.badRequest("Output '" + wanted.name + "' is " + tensor.byteSize()
