@@ -30,6 +30,8 @@ class PagesTest {
             "ReduceSum", "Abs", "DynamicQuantizeLinear", // ONNX operators in the pages
             "DLManagedTensorVersioned", // DLPack's C struct
             "VmRSS", // a field of /proc/<pid>/status
+            "GRPCInferenceService", "ServerLive", "ServerReady", "ModelReady", "ServerMetadata", "ModelMetadata",
+            "ModelInfer", // the Open Inference Protocol's gRPC service and its RPCs, in grpc_predict_v2.proto
             "QuarkusTest"); // io.quarkus:quarkus-junit's annotation, which the demo's tests use
 
     @Test

@@ -130,7 +130,7 @@ final class GrpcTensors {
 
     /** The output's bytes, little-endian and row-major, for {@code raw_output_contents}. */
     static ByteString raw(Tensor tensor) {
-        return ByteString.copyFrom(tensor.directBuffer());
+        return ByteString.copyFrom(tensor.segment().asByteBuffer());
     }
 
     static InferenceProtocolException badRequest(String message) {

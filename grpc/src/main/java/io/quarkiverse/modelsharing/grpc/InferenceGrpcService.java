@@ -163,7 +163,7 @@ public class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInference
 
     private <T> void reply(StreamObserver<T> answer, Call<T> call) {
         if (!config.inferenceProtocol().enabled()) {
-            answer.onError(Status.UNAVAILABLE.withDescription("The Open Inference Protocol is off: set"
+            answer.onError(Status.UNIMPLEMENTED.withDescription("The Open Inference Protocol is off: set"
                     + " quarkus.model-sharing.inference-protocol.enabled=true").asRuntimeException());
             return;
         }
@@ -176,8 +176,15 @@ public class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInference
         } catch (TensorException e) {
             answer.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
             return;
-        } catch (ModelSharingException e) {
+        } catch (io.quarkiverse.modelsharing.shm.QuotaExceededException e) {
+            answer.onError(Status.RESOURCE_EXHAUSTED.withDescription(e.getMessage()).asRuntimeException());
+            return;
+        } catch (io.quarkiverse.modelsharing.worker.WorkerUnavailableException
+                | io.quarkiverse.modelsharing.registry.ModelUnavailableException e) {
             answer.onError(Status.UNAVAILABLE.withDescription(e.getMessage()).asRuntimeException());
+            return;
+        } catch (ModelSharingException e) {
+            answer.onError(Status.INTERNAL.withDescription(e.getMessage()).asRuntimeException());
             return;
         } catch (StatusRuntimeException e) {
             answer.onError(e);
@@ -193,6 +200,7 @@ public class InferenceGrpcService extends GRPCInferenceServiceGrpc.GRPCInference
     private static Status status(int http) {
         return switch (http) {
             case 400 -> Status.INVALID_ARGUMENT;
+            case 413 -> Status.RESOURCE_EXHAUSTED;
             case 403 -> Status.PERMISSION_DENIED;
             case 404 -> Status.NOT_FOUND;
             case 503, 502 -> Status.UNAVAILABLE;

@@ -47,7 +47,8 @@ public class ModelReadiness {
         return switch (state) {
             case LOADED -> "loaded";
             case LOADING -> "loading";
-            case FAILED -> "failed: " + registry.lastFailure(name).getMessage();
+            case FAILED -> "failed: " + (registry.lastFailure(name) == null ? "no reason kept"
+                    : registry.lastFailure(name).getMessage());
             case UNLOADED -> registry.isAvailable(name) ? "loadable" : "missing: " + registry.describe(name);
         };
     }
@@ -59,8 +60,11 @@ public class ModelReadiness {
             return Optional.of("down: no worker is up " + workers.status().values());
         }
         String status = status(name);
-        return status.startsWith("failed") || status.startsWith("missing") || status.startsWith("down")
-                ? Optional.of(status)
-                : Optional.empty();
+        return isDown(status) ? Optional.of(status) : Optional.empty();
+    }
+
+    /** Whether a {@link #status(String)} says the model cannot serve. */
+    public static boolean isDown(String status) {
+        return status.startsWith("failed") || status.startsWith("missing") || status.startsWith("down");
     }
 }

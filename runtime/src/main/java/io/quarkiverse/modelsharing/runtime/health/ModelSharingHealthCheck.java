@@ -45,7 +45,7 @@ public class ModelSharingHealthCheck implements HealthCheck {
         names.addAll(remotes.all().keySet());
         for (String name : names) {
             String status = readiness.status(name);
-            if (readiness.problem(name).isPresent()) {
+            if (ModelReadiness.isDown(status)) {
                 response.down();
             }
             response.withData(name, status);

@@ -15,6 +15,8 @@ final class BoundedBody implements WriteStream<Buffer> {
     private final long max;
     private final String what;
     private final Buffer body = Buffer.buffer();
+    private volatile boolean ended;
+    private volatile boolean exceeded;
 
     BoundedBody(long max, String what) {
         this.max = max;
@@ -25,9 +27,15 @@ final class BoundedBody implements WriteStream<Buffer> {
         return body;
     }
 
+    /** Whether the whole answer has come, within the bound (a pipe also ends its destination when it fails). */
+    boolean ended() {
+        return ended && !exceeded;
+    }
+
     @Override
     public Future<Void> write(Buffer data) {
-        if ((long) body.length() + data.length() > max) {
+        if (exceeded || (long) body.length() + data.length() > max) {
+            exceeded = true;
             return Future.failedFuture(new InferenceProtocolException(502, what + " sent a response larger than "
                     + max + " bytes (remote.max-response-size)"));
         }
@@ -45,11 +53,13 @@ final class BoundedBody implements WriteStream<Buffer> {
 
     @Override
     public Future<Void> end() {
+        ended = true;
         return Future.succeededFuture();
     }
 
     @Override
     public void end(Handler<AsyncResult<Void>> handler) {
+        ended = true;
         if (handler != null) {
             handler.handle(Future.succeededFuture());
         }

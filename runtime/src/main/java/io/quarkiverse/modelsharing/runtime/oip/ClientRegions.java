@@ -34,7 +34,10 @@ final class ClientRegions implements InferMessage.Regions, AutoCloseable {
 
     /** Whether a request comes from this host: a loopback address or a Unix domain socket. */
     static boolean fromThisHost(io.vertx.core.net.SocketAddress peer) {
-        if (peer == null || peer.isDomainSocket()) {
+        if (peer == null) {
+            return false;
+        }
+        if (peer.isDomainSocket()) {
             return true;
         }
         String host = peer.hostAddress();

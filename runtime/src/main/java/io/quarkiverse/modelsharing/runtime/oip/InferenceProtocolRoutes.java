@@ -236,13 +236,16 @@ public class InferenceProtocolRoutes {
 
     /**
      * The client shared-memory regions, for a request from this host only: a region is a file of this application's
-     * user, which a client elsewhere must not name. A request through a proxy on the host counts as local.
+     * user, which a client elsewhere must not name. A request through a proxy or a sidecar on the host counts as local:
+     * do not turn client shared memory on behind one.
      */
     private ClientRegions local(RoutingContext ctx) {
-        io.vertx.core.net.SocketAddress peer = ctx.request().remoteAddress();
+        // the connection's own peer: the request's address may come from forwarded headers, which a client writes
+        io.vertx.core.net.SocketAddress peer = ctx.request().connection().remoteAddress();
         if (!ClientRegions.fromThisHost(peer)) {
             throw new InferenceProtocolException(403, "Shared-memory regions are for clients on this host; this request"
-                    + " comes from " + peer.hostAddress() + ": send the tensors as binary data instead");
+                    + " comes from " + (peer == null ? "an unknown address" : peer.hostAddress()) + ": send the tensors as"
+                    + " binary data instead");
         }
         return regions;
     }

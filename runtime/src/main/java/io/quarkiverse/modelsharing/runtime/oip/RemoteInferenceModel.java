@@ -26,6 +26,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpClientRequest;
+import io.vertx.core.impl.NoStackTraceTimeoutException;
 import io.vertx.ext.web.client.HttpRequest;
 import io.vertx.ext.web.client.HttpResponse;
 import io.vertx.ext.web.client.WebClient;
@@ -63,8 +64,10 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
     private final String name;
     private final Settings settings;
     private final String base;
-    private static final String DEADLINE = "x-model-sharing-deadline";
+    private static final String FLIGHT = "x-model-sharing-exchange";
+    private static final AtomicLong FLIGHTS = new AtomicLong();
 
+    private final Map<String, Flight> inFlight = new java.util.concurrent.ConcurrentHashMap<>();
     private final Vertx vertx;
     private final WebClient client;
     private final TensorAllocator allocator;
@@ -98,6 +101,8 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
                 .setMaxPoolSize(settings.maxConnections())
                 .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, settings.connectTimeout().toMillis()))
                 .setKeepAlive(true)
+                // a redirect would escape the deadline, and could turn an inference into a GET of another host
+                .setFollowRedirects(false)
                 .setUserAgent("quarkus-model-sharing"));
         ((WebClientInternal) client).addInterceptor(this::deadline);
     }
@@ -174,8 +179,25 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
         return true;
     }
 
-    /** Null if the remote model says it is ready, else why not. */
+    /** What the last readiness check found, and when, so that probes that come often cost the remote one call. */
+    private record Readiness(long at, String problem) {
+    }
+
+    private static final long READINESS_TTL = TimeUnit.SECONDS.toNanos(1);
+    private volatile Readiness readiness;
+
+    /** Null if the remote model says it is ready, else why not; asked of the remote at most once a second. */
     public String notReady() {
+        Readiness known = readiness;
+        if (known != null && System.nanoTime() - known.at() < READINESS_TTL) {
+            return known.problem();
+        }
+        String problem = askReady();
+        readiness = new Readiness(System.nanoTime(), problem);
+        return problem;
+    }
+
+    private String askReady() {
         try {
             Exchange response = send(client.getAbs(base + "/ready"), null, null);
             return response.status() == 200 ? null
@@ -306,9 +328,34 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
     }
 
     /**
+     * One exchange in flight: its absolute deadline, the request once it is sent, the timer that resets it at the
+     * deadline, and its body. Touched on the client's event loop, and by the caller when it gives up waiting.
+     */
+    private static final class Flight {
+        final long deadline;
+        final BoundedBody body;
+        volatile HttpClientRequest request;
+        volatile long timer = -1;
+
+        Flight(long deadline, BoundedBody body) {
+            this.deadline = deadline;
+            this.body = body;
+        }
+
+        /** Drops the exchange's connection, unless its answer has all come: that connection may serve another. */
+        void abandon(Throwable why) {
+            HttpClientRequest sent = request;
+            if (sent != null && !body.ended()) {
+                sent.reset(0, why);
+            }
+        }
+    }
+
+    /**
      * Sends the request and waits for its whole answer within the deadline, counted from {@code start} if given. At
      * the deadline the request is reset, so that a server that answers slowly, a byte at a time, holds no connection
-     * of the pool; an answer past {@code remote.max-response-size} is refused as it comes.
+     * of the pool; an answer past {@code remote.max-response-size} is refused, and its connection dropped, as it
+     * comes.
      */
     private Exchange send(HttpRequest<Buffer> request, Buffer body, Long start) {
         if (Context.isOnEventLoopThread()) {
@@ -316,59 +363,82 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
             throw new ModelSharingException("Remote model '" + name + "' was called on a Vert.x event loop, which a"
                     + " call that waits for another server would block: call it from a worker thread (@Blocking)");
         }
-        long timeout = settings.timeout().toNanos();
-        long left = Math.max(TimeUnit.MILLISECONDS.toNanos(1), start == null ? timeout : timeout - (System.nanoTime() - start));
-        BoundedBody bounded = new BoundedBody(settings.maxResponseBytes(), "Remote model '" + name + "' at " + base);
-        HttpRequest<Void> piped = request.timeout(TimeUnit.NANOSECONDS.toMillis(left) + 1).as(BodyCodec.pipe(bounded));
-        piped.putHeader(DEADLINE, Long.toString(TimeUnit.NANOSECONDS.toMillis(left) + 1));
+        long begin = start == null ? System.nanoTime() : start;
+        long deadline = begin + settings.timeout().toNanos();
+        long left = Math.max(TimeUnit.MILLISECONDS.toNanos(1), deadline - System.nanoTime());
+        Flight flight = new Flight(deadline, new BoundedBody(settings.maxResponseBytes(), "Remote model '" + name
+                + "' at " + base));
+        String id = Long.toString(FLIGHTS.incrementAndGet());
+        inFlight.put(id, flight);
+        // the request timeout bounds the wait for a pooled connection and for the answer's head; the deadline, the rest
+        HttpRequest<Void> piped = request.timeout(TimeUnit.NANOSECONDS.toMillis(left) + 1).as(BodyCodec.pipe(flight.body));
+        piped.putHeader(FLIGHT, id);
         CompletableFuture<HttpResponse<Void>> answer = (body == null ? piped.send() : piped.sendBuffer(body))
                 .toCompletionStage().toCompletableFuture();
         try {
             HttpResponse<Void> response = answer.get(left, TimeUnit.NANOSECONDS);
-            return new Exchange(response.statusCode(), response.getHeader(InferMessage.HEADER_LENGTH), bounded.body());
+            return new Exchange(response.statusCode(), response.getHeader(InferMessage.HEADER_LENGTH), flight.body.body());
         } catch (TimeoutException e) {
+            flight.abandon(e);
             throw timedOut();
         } catch (InterruptedException e) {
+            flight.abandon(e);
             Thread.currentThread().interrupt();
             throw new ModelSharingException("Interrupted while waiting for remote model '" + name + "' at " + base, e);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
+            // e.g. an answer past max-response-size, which the pipe would otherwise go on reading to its end
+            flight.abandon(cause);
             if (cause instanceof InferenceProtocolException protocol) {
                 throw protocol;
             }
-            if (cause instanceof java.util.concurrent.TimeoutException
-                    || String.valueOf(cause.getMessage()).contains("timeout")) {
+            if (cause instanceof java.util.concurrent.TimeoutException || cause instanceof NoStackTraceTimeoutException
+                    || cause instanceof io.vertx.core.http.StreamResetException reset
+                            && reset.getCause() instanceof java.util.concurrent.TimeoutException) {
                 throw timedOut();
             }
             throw new ModelSharingException("Remote model '" + name + "' at " + base + " cannot be reached: "
                     + cause.getMessage(), cause);
+        } finally {
+            inFlight.remove(id);
         }
     }
 
     /**
-     * Gives each exchange a hard deadline: Vert.x's request timeout counts only the time without data, which every
-     * byte of a slow answer resets. The deadline travels from {@link #send} in a header that is removed before the
-     * request leaves.
+     * Gives each exchange its hard deadline: Vert.x's request timeout ends when the answer's head comes, so a body that
+     * comes a byte at a time would hold its connection for as long as it lasts. The exchange is found by a header that
+     * is removed before the request leaves; an exchange whose deadline passed while it waited for a connection is not
+     * sent at all.
      */
     private void deadline(HttpContext<?> exchange) {
         switch (exchange.phase()) {
             case SEND_REQUEST -> {
                 HttpClientRequest request = exchange.clientRequest();
-                String millis = request.headers().get(DEADLINE);
-                request.headers().remove(DEADLINE);
-                if (millis != null) {
-                    long timer = vertx.setTimer(Long.parseLong(millis), id -> request.reset(0,
-                            new java.util.concurrent.TimeoutException("deadline of " + millis + " ms")));
-                    exchange.set(DEADLINE, timer);
+                String id = request.headers().get(FLIGHT);
+                request.headers().remove(FLIGHT);
+                Flight flight = id == null ? null : inFlight.get(id);
+                if (flight != null) {
+                    exchange.set(FLIGHT, flight);
+                    flight.request = request;
+                    long left = TimeUnit.NANOSECONDS.toMillis(flight.deadline - System.nanoTime());
+                    if (left <= 0) {
+                        exchange.fail(new java.util.concurrent.TimeoutException("deadline passed before sending"));
+                        return;
+                    }
+                    flight.timer = vertx.setTimer(left, timer -> flight.abandon(
+                            new java.util.concurrent.TimeoutException("deadline of " + settings.timeout().toMillis() + " ms")));
                 }
             }
             case DISPATCH_RESPONSE, FAILURE -> {
-                Long timer = exchange.get(DEADLINE);
-                if (timer != null) {
-                    vertx.cancelTimer(timer);
-                }
-                if (exchange.phase() == ClientPhase.FAILURE && exchange.clientRequest() != null) {
-                    exchange.clientRequest().reset(); // a failed exchange leaves its connection in no known state
+                Flight flight = exchange.get(FLIGHT);
+                if (flight != null) {
+                    if (flight.timer >= 0) {
+                        vertx.cancelTimer(flight.timer);
+                    }
+                    if (exchange.phase() == ClientPhase.FAILURE) {
+                        // e.g. an answer past max-response-size, which the pipe would otherwise read to its end
+                        flight.abandon(exchange.failure());
+                    }
                 }
             }
             default -> {

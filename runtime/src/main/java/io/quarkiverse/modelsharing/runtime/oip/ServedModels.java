@@ -34,7 +34,7 @@ public class ServedModels {
     private volatile Map<String, InferenceModel> models;
 
     /** Every model, by name. */
-    public Map<String, InferenceModel> all() {
+    public synchronized Map<String, InferenceModel> all() {
         Map<String, InferenceModel> found = models;
         if (found == null) {
             found = new TreeMap<>();
@@ -45,6 +45,7 @@ public class ServedModels {
                     }
                 }
             }
+            found = java.util.Collections.unmodifiableMap(found);
             models = found;
         }
         return found;

@@ -20,5 +20,6 @@ class ClientRegionsTest {
         assertFalse(ClientRegions.fromThisHost(SocketAddress.inetSocketAddress(40000, "192.168.0.7")));
         assertFalse(ClientRegions.fromThisHost(SocketAddress.inetSocketAddress(40000, "fe80::1")));
         assertFalse(ClientRegions.fromThisHost(SocketAddress.inetSocketAddress(40000, "localhost.example.com")));
+        assertFalse(ClientRegions.fromThisHost(null), "no address is not this host");
     }
 }

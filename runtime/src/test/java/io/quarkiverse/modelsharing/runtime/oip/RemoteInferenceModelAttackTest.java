@@ -48,6 +48,47 @@ class RemoteInferenceModelAttackTest {
         }
     }
 
+    @Test
+    void anEndlessAnswerFailsPastItsBoundAndLosesItsConnection() throws Exception {
+        CountDownLatch closed = new CountDownLatch(1);
+        Vertx vertx = Vertx.vertx();
+        try (ServerSocket server = new ServerSocket(0)) {
+            Thread.ofPlatform().daemon().start(() -> flood(server, closed));
+            RemoteInferenceModel model = new RemoteInferenceModel("flooding", new RemoteInferenceModel.Settings(
+                    "http://localhost:" + server.getLocalPort(), "m", null, Duration.ofSeconds(60), Duration.ofSeconds(5),
+                    1, true, 1 << 20), vertx, TensorAllocator.offHeap(), null);
+            try (Tensor x = Tensor.of(new float[] { 1 }, 1)) {
+                InferenceProtocolException big = assertThrows(InferenceProtocolException.class,
+                        () -> model.run(Map.of("x", x)));
+                assertEquals(502, big.status(), big.getMessage());
+                assertEquals("Remote model 'flooding' at http://localhost:" + server.getLocalPort() + "/v2/models/m sent a"
+                        + " response larger than 1048576 bytes (remote.max-response-size)", big.getMessage());
+                assertTrue(closed.await(30, TimeUnit.SECONDS), "the connection to the flooding remote is dropped, not"
+                        + " read to its end");
+            } finally {
+                model.close();
+            }
+        } finally {
+            vertx.close().toCompletionStage().toCompletableFuture().get();
+        }
+    }
+
+    /** Answers 200 with a chunked body that never ends, as fast as the client reads, until it closes the connection. */
+    private static void flood(ServerSocket server, CountDownLatch closed) {
+        try (Socket socket = server.accept()) {
+            socket.getInputStream().read(new byte[65536]);
+            OutputStream out = socket.getOutputStream();
+            out.write(("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            byte[] chunk = ("10000\r\n" + " ".repeat(0x10000) + "\r\n").getBytes(StandardCharsets.US_ASCII);
+            while (true) {
+                out.write(chunk);
+            }
+        } catch (IOException e) {
+            closed.countDown();
+        }
+    }
+
     /** Answers 200 with a long body, one byte every 100 ms, until the client closes the connection. */
     private static void drip(ServerSocket server, CountDownLatch closed) {
         try (Socket socket = server.accept()) {
