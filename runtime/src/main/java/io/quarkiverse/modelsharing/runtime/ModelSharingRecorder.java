@@ -225,6 +225,12 @@ public class ModelSharingRecorder {
                     + " but quarkus.model-sharing.models.\"" + name + "\".url is not set: set it to the server's base URL,"
                     + " e.g. http://triton:8000"));
             RemoteConfig remote = model.remote();
+            long maxResponse = remote.maxResponseSize().asLongValue();
+            if (maxResponse <= 0 || maxResponse > Integer.MAX_VALUE - 8) {
+                throw new ModelSharingException("Model '" + name + "': quarkus.model-sharing.models.\"" + name
+                        + "\".remote.max-response-size is " + maxResponse + " bytes: it is more than 0 and less than 2G,"
+                        + " the most one answer's buffer holds");
+            }
             RemoteInferenceModel.Metadata expected = null;
             if (paths.containsKey(name)) {
                 try {
@@ -238,7 +244,7 @@ public class ModelSharingRecorder {
             }
             RemoteInferenceModel client = new RemoteInferenceModel(name, new RemoteInferenceModel.Settings(url,
                     remote.name().orElse(name), remote.version().orElse(null), remote.timeout(), remote.connectTimeout(),
-                    remote.maxConnections(), remote.binary(), remote.maxResponseSize().asLongValue()), vertx.get(),
+                    remote.maxConnections(), remote.binary(), maxResponse), vertx.get(),
                     allocator.getValue(), expected);
             remotes.put(name, client);
             if (model.load() == LoadMode.EAGER) {
