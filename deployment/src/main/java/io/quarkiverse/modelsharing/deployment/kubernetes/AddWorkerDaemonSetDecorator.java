@@ -47,10 +47,8 @@ class AddWorkerDaemonSetDecorator extends ResourceProvidingDecorator<KubernetesL
                 .addNewVolumeMount().withName(KubernetesProcessor.SHARED_MEMORY_VOLUME).withMountPath("/dev/shm")
                 .endVolumeMount()
                 .endContainer()
-                .addNewVolume().withName(KubernetesProcessor.SOCKET_VOLUME).withNewHostPath().withPath(daemon.socketDirectory())
-                .withType("DirectoryOrCreate").endHostPath().endVolume()
-                .addNewVolume().withName(KubernetesProcessor.SHARED_MEMORY_VOLUME).withNewEmptyDir().withMedium("Memory")
-                .withSizeLimit(AddMemoryVolumeDecorator.quantity(daemon.sharedMemoryBytes())).endEmptyDir().endVolume()
+                .addToVolumes(Volumes.hostDirectory(KubernetesProcessor.SOCKET_VOLUME, daemon.socketDirectory()),
+                        Volumes.memory(KubernetesProcessor.SHARED_MEMORY_VOLUME, daemon.sharedMemoryBytes()))
                 .endSpec()
                 .endTemplate()
                 .endSpec()

@@ -64,15 +64,16 @@ class KubernetesProcessor {
             String name = resource.getName();
             if (settings.sharedMemory()) {
                 String directory = settings.sharedMemoryDirectory().toString();
-                decorators.produce(new DecoratorBuildItem(target, new AddMemoryVolumeDecorator(name, SHARED_MEMORY_VOLUME,
-                        sharedMemoryBytes(settings.sharedMemoryQuota(), settings.managedWorkers()))));
+                decorators.produce(
+                        new DecoratorBuildItem(target, new AddVolumeDecorator(name, Volumes.memory(SHARED_MEMORY_VOLUME,
+                                sharedMemoryBytes(settings.sharedMemoryQuota(), settings.managedWorkers())))));
                 decorators.produce(new DecoratorBuildItem(target, new AddMountDecorator(name, name,
                         new Mount(SHARED_MEMORY_VOLUME, directory, null, false))));
             }
             socket.ifPresent(path -> {
                 String directory = path.toAbsolutePath().getParent().toString();
-                decorators.produce(new DecoratorBuildItem(target, new AddHostPathVolumeDecorator(name, SOCKET_VOLUME,
-                        directory)));
+                decorators.produce(new DecoratorBuildItem(target, new AddVolumeDecorator(name,
+                        Volumes.hostDirectory(SOCKET_VOLUME, directory))));
                 decorators.produce(new DecoratorBuildItem(target, new AddMountDecorator(name, name,
                         new Mount(SOCKET_VOLUME, directory, null, false))));
                 if (kubernetes.daemonSetEnabled()) {
