@@ -7,6 +7,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
 import io.quarkiverse.modelsharing.tensor.DType;
@@ -24,6 +26,19 @@ import io.quarkiverse.modelsharing.tensor.TensorException;
 public final class Batches {
 
     private Batches() {
+    }
+
+    /**
+     * Takes a run slot if one is free and no queued batch waits for one (a fair semaphore's queue), so that a caller
+     * never overtakes the batches that wait; unlike {@code tryAcquire()}, which barges.
+     */
+    public static boolean takeFreeSlot(Semaphore slots) {
+        try {
+            return slots.tryAcquire(0, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
     }
 
     /**

@@ -12,7 +12,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -126,7 +125,7 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
             if (closed) {
                 throw new ModelSharingException("Model '" + name() + "' is closed: the application is stopping");
             }
-            if (queue.isEmpty() && tryFreeSlot()) {
+            if (queue.isEmpty() && Batches.takeFreeSlot(slots)) {
                 pending = null; // alone: run in this thread, below
             } else {
                 queue.addLast(pending);
@@ -135,16 +134,7 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
         } finally {
             lock.unlock();
         }
-        if (pending == null) {
-            try {
-                runs.increment();
-                requests.increment();
-                return delegate.run(inputs);
-            } finally {
-                slots.release();
-            }
-        }
-        return await(pending);
+        return pending == null ? runInSlot(inputs) : await(pending);
     }
 
     @Override
@@ -159,6 +149,11 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
 
     private InferenceResult runAlone(Map<String, Tensor> inputs) {
         slots.acquireUninterruptibly();
+        return runInSlot(inputs);
+    }
+
+    /** Runs one request in the run slot this thread holds, and gives the slot back. */
+    private InferenceResult runInSlot(Map<String, Tensor> inputs) {
         try {
             runs.increment();
             requests.increment();
@@ -190,16 +185,6 @@ public final class BatchingInferenceModel implements InferenceModel, AutoCloseab
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }
-        }
-    }
-
-    /** A free run slot, unless a queued batch waits for one: a caller never overtakes the queue. */
-    private boolean tryFreeSlot() {
-        try {
-            return slots.tryAcquire(0, TimeUnit.SECONDS); // unlike tryAcquire(), honours the semaphore's fairness
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
         }
     }
 

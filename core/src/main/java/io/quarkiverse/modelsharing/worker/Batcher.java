@@ -189,7 +189,7 @@ final class Batcher {
             queue.add(pending);
             return null;
         }
-        if (freeSlot()) {
+        if (Batches.takeFreeSlot(slots)) {
             return () -> {
                 runsInCaller.increment();
                 runHoldingSlot(List.of(pending));
@@ -324,16 +324,6 @@ final class Batcher {
     private void fail(List<Pending> batch, Throwable failure) {
         WorkerException answer = new WorkerException(Frame.ErrorCode.INTERNAL, "Model '" + model + "' failed: " + failure);
         batch.forEach(pending -> pending.answer().accept(new Outcome(null, answer)));
-    }
-
-    /** Takes a run slot if one is free and no queued run waits for one: a caller never overtakes the queue. */
-    private boolean freeSlot() {
-        try {
-            return slots.tryAcquire(0, TimeUnit.SECONDS); // unlike tryAcquire(), honours the semaphore's fairness
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
     }
 
     /** Runs a batch once a run slot is free: the slots bound the runs of the executor and of callers together. */
