@@ -16,6 +16,7 @@ import io.quarkiverse.modelsharing.grpc.v2.InferTensorContents;
 import io.quarkiverse.modelsharing.grpc.v2.ModelInferRequest.InferInputTensor;
 import io.quarkiverse.modelsharing.runtime.oip.Datatypes;
 import io.quarkiverse.modelsharing.runtime.oip.InferenceProtocolException;
+import io.quarkiverse.modelsharing.runtime.oip.Shapes;
 import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkiverse.modelsharing.tensor.Tensor;
 import io.quarkiverse.modelsharing.tensor.TensorAllocator;
@@ -109,18 +110,9 @@ final class GrpcTensors {
         return value;
     }
 
+    /** The shape's element count, within what one message's repeated contents can hold. */
     private static long elements(long[] shape, String what) {
-        long count = 1;
-        for (long dim : shape) {
-            if (dim < 0) {
-                throw badRequest("The " + what + " has shape " + Arrays.toString(shape) + ": a dimension is 0 or more");
-            }
-            try {
-                count = Math.multiplyExact(count, dim);
-            } catch (ArithmeticException e) {
-                count = Long.MAX_VALUE;
-            }
-        }
+        long count = Shapes.elementCount(shape, what);
         if (count > Integer.MAX_VALUE) {
             throw badRequest("The " + what + " has shape " + Arrays.toString(shape) + ", too many elements for one"
                     + " message");

@@ -40,20 +40,7 @@ final class TensorEntry {
         if (shape == null) {
             throw InferenceProtocolException.badRequest("The " + describe(kind) + " has no shape");
         }
-        long count = 1;
-        for (long dim : shape) {
-            if (dim < 0) {
-                throw InferenceProtocolException.badRequest("The " + describe(kind) + " has shape "
-                        + Arrays.toString(shape) + ": a dimension is 0 or more");
-            }
-            try {
-                count = Math.multiplyExact(count, dim);
-            } catch (ArithmeticException e) {
-                throw InferenceProtocolException.badRequest("The " + describe(kind) + " has shape "
-                        + Arrays.toString(shape) + ", too many elements");
-            }
-        }
-        return count;
+        return Shapes.elementCount(shape, describe(kind));
     }
 
     /** The byte size of the shape's elements of the entry's datatype. */
