@@ -19,6 +19,12 @@ public final class TinyModels {
         return affine(BIAS);
     }
 
+    /** {@code y = x} of any dtype, shape [-1, 3]: what a protocol's tensors of that dtype come back as. */
+    public static byte[] identity(DType dtype) {
+        return OnnxModelBuilder.create("identity").input("x", dtype, -1, 3).output("y", dtype, -1, 3)
+                .node("Identity", List.of("x"), List.of("y")).build();
+    }
+
     /** The affine model with another bias, to tell two versions of a model apart. */
     public static byte[] affine(float[] bias) {
         return OnnxModelBuilder.create("affine")

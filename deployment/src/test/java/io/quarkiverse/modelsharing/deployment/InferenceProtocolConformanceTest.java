@@ -2,7 +2,6 @@ package io.quarkiverse.modelsharing.deployment;
 
 import static io.quarkiverse.modelsharing.deployment.ProtocolTestData.concat;
 import static io.quarkiverse.modelsharing.deployment.ProtocolTestData.floats;
-import static io.quarkiverse.modelsharing.deployment.ProtocolTestData.identity;
 import static io.quarkiverse.modelsharing.deployment.ProtocolTestData.json;
 import static io.quarkiverse.modelsharing.deployment.ProtocolTestData.sumAndProduct;
 import static io.restassured.RestAssured.given;
@@ -23,6 +22,7 @@ import org.jboss.shrinkwrap.api.asset.ByteArrayAsset;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
+import io.quarkiverse.modelsharing.onnx.TinyModels;
 import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkus.test.QuarkusUnitTest;
 import io.restassured.http.ContentType;
@@ -44,7 +44,7 @@ class InferenceProtocolConformanceTest {
     static final QuarkusUnitTest app = configure(new QuarkusUnitTest()
             .withApplicationRoot(jar -> {
                 jar.addClass(ProtocolTestData.class);
-                RUNNABLE.forEach((name, dtype) -> jar.addAsResource(new ByteArrayAsset(identity(dtype)),
+                RUNNABLE.forEach((name, dtype) -> jar.addAsResource(new ByteArrayAsset(TinyModels.identity(dtype)),
                         "models/identity_" + name.toLowerCase() + ".onnx"));
                 jar.addAsResource(new ByteArrayAsset(sumAndProduct()), "models/arith.onnx");
             })

@@ -20,11 +20,6 @@ final class ProtocolTestData {
     private ProtocolTestData() {
     }
 
-    static byte[] identity(DType dtype) {
-        return OnnxModelBuilder.create("identity").input("x", dtype, -1, 3).output("y", dtype, -1, 3)
-                .node("Identity", List.of("x"), List.of("y")).build();
-    }
-
     /** Two inputs, two outputs: {@code sum = a + b}, {@code product = a * b}, FP32 [2, 2]. */
     static byte[] sumAndProduct() {
         return OnnxModelBuilder.create("arith").input("a", DType.F32, 2, 2).input("b", DType.F32, 2, 2)

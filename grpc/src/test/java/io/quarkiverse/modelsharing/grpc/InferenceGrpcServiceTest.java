@@ -36,7 +36,7 @@ import io.quarkiverse.modelsharing.grpc.v2.ModelReadyRequest;
 import io.quarkiverse.modelsharing.grpc.v2.ServerLiveRequest;
 import io.quarkiverse.modelsharing.grpc.v2.ServerMetadataRequest;
 import io.quarkiverse.modelsharing.grpc.v2.ServerReadyRequest;
-import io.quarkiverse.modelsharing.onnx.OnnxModelBuilder;
+import io.quarkiverse.modelsharing.onnx.TinyModels;
 import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkus.test.QuarkusUnitTest;
 
@@ -54,7 +54,7 @@ class InferenceGrpcServiceTest {
             .withApplicationRoot(jar -> {
                 // the module's classes, as an application that depends on it has them
                 jar.addPackages(true, InferenceGrpcService.class.getPackage());
-                RUNNABLE.forEach((name, dtype) -> jar.addAsResource(new ByteArrayAsset(identity(dtype)),
+                RUNNABLE.forEach((name, dtype) -> jar.addAsResource(new ByteArrayAsset(TinyModels.identity(dtype)),
                         "models/identity_" + name.toLowerCase() + ".onnx"));
             })
             .overrideConfigKey("quarkus.model-sharing.inference-protocol.enabled", "true"));
@@ -63,11 +63,6 @@ class InferenceGrpcServiceTest {
         RUNNABLE.keySet().forEach(name -> test.overrideConfigKey("quarkus.model-sharing.models.identity_"
                 + name.toLowerCase() + ".path", "classpath:models/identity_" + name.toLowerCase() + ".onnx"));
         return test;
-    }
-
-    static byte[] identity(DType dtype) {
-        return OnnxModelBuilder.create("identity").input("x", dtype, -1, 3).output("y", dtype, -1, 3)
-                .node("Identity", List.of("x"), List.of("y")).build();
     }
 
     static ManagedChannel channel;

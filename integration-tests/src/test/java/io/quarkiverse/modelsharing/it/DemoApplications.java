@@ -27,13 +27,18 @@ final class DemoApplications {
         return Path.of("target", name + ".log");
     }
 
-    /** A JVM like the tests' own, with the given arguments, its output in {@link #log(String)}. */
-    static Process java(String name, List<String> args) throws IOException {
+    /** The command of a JVM like the tests' own, with the given arguments. */
+    static List<String> javaCommand(List<String> args) {
         List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
                 "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
                 "-DDJL_CACHE_DIR=" + Path.of("target", "djl-cache").toAbsolutePath()));
         command.addAll(args);
-        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log(name).toFile()).start();
+        return command;
+    }
+
+    /** A JVM like the tests' own, with the given arguments, its output in {@link #log(String)}. */
+    static Process java(String name, List<String> args) throws IOException {
+        return new ProcessBuilder(javaCommand(args)).redirectErrorStream(true).redirectOutput(log(name).toFile()).start();
     }
 
     /** The demo application on {@code port}, with extra system properties before {@code -jar}. */

@@ -106,10 +106,7 @@ class SharedDaemonIT {
 
     /** The daemon, whose first line of output says where it listens. */
     private static Process daemon(List<String> args) throws IOException {
-        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-                "--enable-native-access=ALL-UNNAMED", "-Djava.io.tmpdir=" + System.getProperty("java.io.tmpdir"),
-                "-DDJL_CACHE_DIR=" + Path.of("target", "djl-cache").toAbsolutePath()));
-        command.addAll(args);
-        return new ProcessBuilder(command).redirectError(DemoApplications.log("shared-daemon-it-daemon").toFile()).start();
+        return new ProcessBuilder(DemoApplications.javaCommand(args))
+                .redirectError(DemoApplications.log("shared-daemon-it-daemon").toFile()).start();
     }
 }
