@@ -1,6 +1,5 @@
 package io.quarkiverse.modelsharing.deployment;
 
-import static io.quarkiverse.modelsharing.deployment.ProtocolTestData.identity;
 import static io.quarkiverse.modelsharing.deployment.ProtocolTestData.sumAndProduct;
 import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
@@ -32,6 +31,7 @@ import io.quarkiverse.modelsharing.Model;
 import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.inference.InferenceModel;
 import io.quarkiverse.modelsharing.inference.InferenceResult;
+import io.quarkiverse.modelsharing.onnx.TinyModels;
 import io.quarkiverse.modelsharing.runtime.oip.RemoteInferenceModel;
 import io.quarkiverse.modelsharing.tensor.DType;
 import io.quarkiverse.modelsharing.tensor.Tensor;
@@ -65,7 +65,7 @@ class RemotePlacementTest {
             .withApplicationRoot(jar -> {
                 jar.addClass(ProtocolTestData.class);
                 for (DType dtype : ProtocolTestData.RUNNABLE.values()) {
-                    jar.addAsResource(new ByteArrayAsset(identity(dtype)), "models/identity_" + dtype + ".onnx");
+                    jar.addAsResource(new ByteArrayAsset(TinyModels.identity(dtype)), "models/identity_" + dtype + ".onnx");
                 }
                 jar.addAsResource(new ByteArrayAsset(sumAndProduct()), "models/arith.onnx");
             })
@@ -158,7 +158,7 @@ class RemotePlacementTest {
             for (boolean asBinary : new boolean[] { true, false }) {
                 try (RemoteInferenceModel remote = new RemoteInferenceModel("r", new RemoteInferenceModel.Settings(
                         "http://localhost:" + port(), "identity_" + dtype.name().toLowerCase(), null, Duration.ofSeconds(10),
-                        Duration.ofSeconds(5), 2, asBinary), vertx, TensorAllocator.offHeap(), null);
+                        Duration.ofSeconds(5), 2, asBinary, 1 << 20), vertx, TensorAllocator.offHeap(), null);
                         Tensor x = Tensor.allocate(dtype, 2, 3)) {
                     byte[] bytes = new byte[(int) x.byteSize()];
                     random.nextBytes(bytes);

@@ -231,16 +231,20 @@ public class ModelSharingRecorder {
                         + "\".remote.max-response-size is " + maxResponse + " bytes: it is more than 0 and less than 2G,"
                         + " the most one answer's buffer holds");
             }
-            RemoteInferenceModel.Metadata expected = null;
+            // read when the remote's metadata is first checked: at startup for an eager model, at first use otherwise
+            Supplier<RemoteInferenceModel.Metadata> expected = null;
             if (paths.containsKey(name)) {
-                try {
-                    OnnxModelInfo info = OnnxModelInspector.inspect(
-                            ModelSource.parse(paths.get(name), Thread.currentThread().getContextClassLoader()));
-                    expected = new RemoteInferenceModel.Metadata(info.inputs(), info.outputs());
-                } catch (IOException | RuntimeException e) {
-                    throw new ModelSharingException("Model '" + name + "': " + paths.get(name) + " cannot be read to check"
-                            + " its remote server against it: " + e.getMessage(), e);
-                }
+                String path = paths.get(name);
+                ClassLoader classLoader = Thread.currentThread().getContextClassLoader();
+                expected = () -> {
+                    try {
+                        OnnxModelInfo info = OnnxModelInspector.inspect(ModelSource.parse(path, classLoader));
+                        return new RemoteInferenceModel.Metadata(info.inputs(), info.outputs());
+                    } catch (IOException | RuntimeException e) {
+                        throw new ModelSharingException("Model '" + name + "': " + path + " cannot be read to check its"
+                                + " remote server against it: " + e.getMessage(), e);
+                    }
+                };
             }
             RemoteInferenceModel client = new RemoteInferenceModel(name, new RemoteInferenceModel.Settings(url,
                     remote.name().orElse(name), remote.version().orElse(null), remote.timeout(), remote.connectTimeout(),

@@ -10,7 +10,6 @@ import java.util.TreeMap;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 
-import io.netty.buffer.ByteBufInputStream;
 import io.quarkiverse.modelsharing.shm.ClientRegion;
 import io.quarkiverse.modelsharing.shm.SharedMemoryException;
 import io.vertx.core.buffer.Buffer;
@@ -80,8 +79,7 @@ final class ClientRegions implements InferMessage.Regions, AutoCloseable {
             throw InferenceProtocolException.badRequest("Registering region '" + name + "' needs a body: {\"key\":"
                     + " \"/name\", \"offset\": 0, \"byte_size\": N}");
         }
-        try (JsonParser parser = InferMessage.JSON.createParser((java.io.InputStream) new ByteBufInputStream(
-                body.getByteBuf()))) {
+        try (JsonParser parser = Json.parser(body.getByteBuf())) {
             if (parser.nextToken() != JsonToken.START_OBJECT) {
                 throw InferenceProtocolException.badRequest("The body of a region's registration is not a JSON object");
             }

@@ -7,15 +7,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-import com.fasterxml.jackson.core.JsonFactory;
-import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParseException;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufInputStream;
-import io.netty.buffer.ByteBufOutputStream;
 import io.netty.buffer.Unpooled;
 import io.quarkiverse.modelsharing.shm.ClientRegion;
 import io.quarkiverse.modelsharing.shm.SharedMemoryException;
@@ -34,7 +30,6 @@ final class InferMessage implements AutoCloseable {
     static final String HEADER_LENGTH = "Inference-Header-Content-Length";
     static final String JSON_TYPE = "application/json";
     static final String BINARY_TYPE = "application/octet-stream";
-    static final JsonFactory JSON = new JsonFactory();
 
     /** Where shared-memory regions named by a message are found. */
     interface Regions {
@@ -97,7 +92,7 @@ final class InferMessage implements AutoCloseable {
         }
         ByteBuf json = all.slice(all.readerIndex(), header);
         String kind = response ? "output" : "input";
-        try (JsonParser parser = JSON.createParser((java.io.InputStream) new ByteBufInputStream(json.duplicate()))) {
+        try (JsonParser parser = Json.parser(json)) {
             readHeader(parser, response);
             List<TensorEntry> tensors = response ? outputs : inputs;
             ByteBuf binary = all.slice(all.readerIndex() + header, length - header);
@@ -235,7 +230,7 @@ final class InferMessage implements AutoCloseable {
         if (entry.dataStart >= 0) {
             entry.tensor = allocate(entry, kind, (int) (entry.dataEnd - entry.dataStart), allocator);
             ByteBuf data = json.slice((int) entry.dataStart, (int) (entry.dataEnd - entry.dataStart));
-            try (JsonParser parser = JSON.createParser((java.io.InputStream) new ByteBufInputStream(data))) {
+            try (JsonParser parser = Json.parser(data)) {
                 parser.nextToken();
                 TensorData.decode(parser, entry.tensor, entry.describe(kind));
             }
@@ -335,10 +330,10 @@ final class InferMessage implements AutoCloseable {
         return parser.getLongValue();
     }
 
-    /** Takes the tensors of the message's inputs (a request) or outputs (a response), by name, in order. */
-    Map<String, Tensor> take(boolean response) {
+    /** Takes the tensors of a response's outputs, by name, in order: the message no longer closes them. */
+    Map<String, Tensor> takeOutputs() {
         Map<String, Tensor> tensors = new java.util.LinkedHashMap<>();
-        for (TensorEntry entry : response ? outputs : inputs) {
+        for (TensorEntry entry : outputs) {
             tensors.put(entry.name, entry.tensor);
             entry.tensor = null;
         }
@@ -375,9 +370,8 @@ final class InferMessage implements AutoCloseable {
 
     /** A response to an infer request. */
     static Encoded writeResponse(String model, String version, String id, List<Output> outputs) throws IOException {
-        ByteBuf header = Unpooled.buffer();
-        long binary = 0;
-        try (JsonGenerator json = JSON.createGenerator((java.io.OutputStream) new ByteBufOutputStream(header))) {
+        List<Tensor> binary = new ArrayList<>();
+        ByteBuf header = Json.write(json -> {
             json.writeStartObject();
             json.writeStringField("model_name", model);
             json.writeStringField("model_version", version);
@@ -390,11 +384,7 @@ final class InferMessage implements AutoCloseable {
                 json.writeStartObject();
                 json.writeStringField("name", output.name());
                 json.writeStringField("datatype", Datatypes.name(tensor.dtype()));
-                json.writeArrayFieldStart("shape");
-                for (long dim : tensor.shape()) {
-                    json.writeNumber(dim);
-                }
-                json.writeEndArray();
+                Json.shape(json, tensor.shape());
                 switch (output.mode()) {
                     case JSON -> {
                         json.writeFieldName("data");
@@ -404,7 +394,7 @@ final class InferMessage implements AutoCloseable {
                         json.writeObjectFieldStart("parameters");
                         json.writeNumberField("binary_data_size", tensor.byteSize());
                         json.writeEndObject();
-                        binary += tensor.byteSize();
+                        binary.add(tensor);
                     }
                     case REGION -> {
                         json.writeObjectFieldStart("parameters");
@@ -420,19 +410,8 @@ final class InferMessage implements AutoCloseable {
             }
             json.writeEndArray();
             json.writeEndObject();
-        }
-        if (binary == 0) {
-            return new Encoded(Buffer.buffer(header), -1);
-        }
-        int headerLength = header.readableBytes();
-        ByteBuf body = Unpooled.buffer(Math.toIntExact(headerLength + binary));
-        body.writeBytes(header);
-        for (Output output : outputs) {
-            if (output.mode() == Mode.BINARY) {
-                body.writeBytes(output.tensor().directBuffer());
-            }
-        }
-        return new Encoded(Buffer.buffer(body), headerLength);
+        });
+        return encoded(header, binary);
     }
 
     /**
@@ -441,9 +420,8 @@ final class InferMessage implements AutoCloseable {
      */
     static Encoded writeRequest(String id, Map<String, Tensor> inputs, boolean binary, List<String> outputs,
             java.util.Set<String> binaryOutputs) throws IOException {
-        ByteBuf header = Unpooled.buffer();
-        long bytes = 0;
-        try (JsonGenerator json = JSON.createGenerator((java.io.OutputStream) new ByteBufOutputStream(header))) {
+        List<Tensor> binaryInputs = new ArrayList<>();
+        ByteBuf header = Json.write(json -> {
             json.writeStartObject();
             if (id != null) {
                 json.writeStringField("id", id);
@@ -458,17 +436,13 @@ final class InferMessage implements AutoCloseable {
                 Tensor tensor = input.getValue();
                 json.writeStartObject();
                 json.writeStringField("name", input.getKey());
-                json.writeArrayFieldStart("shape");
-                for (long dim : tensor.shape()) {
-                    json.writeNumber(dim);
-                }
-                json.writeEndArray();
+                Json.shape(json, tensor.shape());
                 json.writeStringField("datatype", Datatypes.name(tensor.dtype()));
                 if (binary || !TensorData.hasJsonForm(tensor.dtype())) {
                     json.writeObjectFieldStart("parameters");
                     json.writeNumberField("binary_data_size", tensor.byteSize());
                     json.writeEndObject();
-                    bytes += tensor.byteSize();
+                    binaryInputs.add(tensor);
                 } else {
                     json.writeFieldName("data");
                     TensorData.encode(json, tensor);
@@ -491,18 +465,23 @@ final class InferMessage implements AutoCloseable {
                 json.writeEndArray();
             }
             json.writeEndObject();
-        }
+        });
+        return encoded(header, binaryInputs);
+    }
+
+    /**
+     * A body: the JSON header, then the bytes of the tensors it gives a {@code binary_data_size}, in its order; JSON
+     * alone if they hold no bytes.
+     */
+    private static Encoded encoded(ByteBuf header, List<Tensor> binary) {
+        long bytes = binary.stream().mapToLong(Tensor::byteSize).sum();
         if (bytes == 0) {
             return new Encoded(Buffer.buffer(header), -1);
         }
         int headerLength = header.readableBytes();
         ByteBuf body = Unpooled.buffer(Math.toIntExact(headerLength + bytes));
         body.writeBytes(header);
-        for (Tensor tensor : inputs.values()) {
-            if (binary || !TensorData.hasJsonForm(tensor.dtype())) {
-                body.writeBytes(tensor.directBuffer());
-            }
-        }
+        binary.forEach(tensor -> body.writeBytes(tensor.directBuffer()));
         return new Encoded(Buffer.buffer(body), headerLength);
     }
 }

@@ -16,8 +16,6 @@ import org.jboss.logging.Logger;
 
 import com.fasterxml.jackson.core.JsonGenerator;
 
-import io.netty.buffer.ByteBufOutputStream;
-import io.netty.buffer.Unpooled;
 import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.inference.InferenceModel;
 import io.quarkiverse.modelsharing.inference.InferenceResult;
@@ -92,7 +90,7 @@ public class InferenceProtocolRoutes {
                         : String.valueOf(ctx.failure() == null ? "HTTP " + ctx.statusCode() : ctx.failure().getMessage()))));
         router.route("/v2/*").last().handler(ctx -> error(ctx, new InferenceProtocolException(404, ctx.request().method()
                 + " " + ctx.normalizedPath() + " is not an endpoint of the Open Inference Protocol here")));
-        LOG.infof("Open Inference Protocol on /v2 for models %s%s", models().keySet(),
+        LOG.infof("Open Inference Protocol on /v2 for models %s%s", served.all().keySet(),
                 protocol.allowClientShm() ? ", with client shared memory" : "");
     }
 
@@ -100,10 +98,6 @@ public class InferenceProtocolRoutes {
         if (regions != null) {
             regions.close();
         }
-    }
-
-    private Map<String, InferenceModel> models() {
-        return served.all();
     }
 
     private InferenceModel model(RoutingContext ctx, String version) {
@@ -300,16 +294,8 @@ public class InferenceProtocolRoutes {
         return InferMessage.Mode.JSON;
     }
 
-    interface JsonWriter {
-        void write(JsonGenerator json) throws IOException;
-    }
-
-    static Buffer json(JsonWriter writer) throws IOException {
-        var out = Unpooled.buffer();
-        try (JsonGenerator json = InferMessage.JSON.createGenerator((java.io.OutputStream) new ByteBufOutputStream(out))) {
-            writer.write(json);
-        }
-        return Buffer.buffer(out);
+    static Buffer json(Json.Writer writer) throws IOException {
+        return Buffer.buffer(Json.write(writer));
     }
 
     interface Answer {

@@ -10,11 +10,11 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 
-import io.netty.buffer.ByteBufInputStream;
 import io.quarkiverse.modelsharing.ModelSharingException;
 import io.quarkiverse.modelsharing.inference.InferenceModel;
 import io.quarkiverse.modelsharing.inference.InferenceResult;
@@ -54,11 +54,6 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
      */
     public record Settings(String url, String remoteName, String version, Duration timeout, Duration connectTimeout,
             int maxConnections, boolean binary, long maxResponseBytes) {
-
-        public Settings(String url, String remoteName, String version, Duration timeout, Duration connectTimeout,
-                int maxConnections, boolean binary) {
-            this(url, remoteName, version, timeout, connectTimeout, maxConnections, binary, 256L << 20);
-        }
     }
 
     private final String name;
@@ -76,7 +71,7 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
     private final AtomicLong failures = new AtomicLong();
     private final AtomicLong nanos = new AtomicLong();
 
-    private final Metadata expected;
+    private final Supplier<Metadata> expected;
 
     /** A model's inputs and outputs. */
     public record Metadata(List<TensorSpec> inputs, List<TensorSpec> outputs) {
@@ -84,10 +79,11 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
 
     /**
      * @param expected what the application expects of the model (the inputs and outputs of the model file
-     *        configured for it), checked against the remote server's metadata when it is first read; null for none
+     *        configured for it), asked for and checked against the remote server's metadata when that is first read;
+     *        null for none
      */
     public RemoteInferenceModel(String name, Settings settings, Vertx vertx, TensorAllocator allocator,
-            Metadata expected) {
+            Supplier<Metadata> expected) {
         this.name = name;
         this.expected = expected;
         this.settings = settings;
@@ -147,8 +143,9 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
             return;
         }
         List<String> problems = new ArrayList<>();
-        compare("input", expected.inputs(), remote.inputs(), problems);
-        compare("output", expected.outputs(), remote.outputs(), problems);
+        Metadata wanted = expected.get();
+        compare("input", wanted.inputs(), remote.inputs(), problems);
+        compare("output", wanted.outputs(), remote.outputs(), problems);
         if (!problems.isEmpty()) {
             throw new ModelSharingException("Remote model '" + name + "' at " + base + " is not the model the application"
                     + " expects: " + String.join("; ", problems));
@@ -225,8 +222,7 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
     private Metadata readMetadata(Buffer body) {
         List<TensorSpec> inputs = new ArrayList<>();
         List<TensorSpec> outputs = new ArrayList<>();
-        try (JsonParser parser = InferMessage.JSON.createParser((java.io.InputStream) new ByteBufInputStream(
-                body == null ? io.netty.buffer.Unpooled.EMPTY_BUFFER : body.getByteBuf()))) {
+        try (JsonParser parser = Json.parser(body == null ? io.netty.buffer.Unpooled.EMPTY_BUFFER : body.getByteBuf())) {
             if (parser.nextToken() != JsonToken.START_OBJECT) {
                 throw new IOException("not a JSON object");
             }
@@ -306,7 +302,7 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
                 if (answer.error != null) {
                     throw new ModelSharingException("Remote model '" + name + "' at " + base + " failed: " + answer.error);
                 }
-                return new InferenceResult(name, answer.take(true));
+                return new InferenceResult(name, answer.takeOutputs());
             } catch (InferenceProtocolException e) {
                 throw new InferenceProtocolException(502, "Remote model '" + name + "' at " + base + " gave an answer"
                         + " that cannot be read: " + e.getMessage(), e);
@@ -457,8 +453,7 @@ public final class RemoteInferenceModel implements InferenceModel, AutoCloseable
         if (body == null || body.length() == 0) {
             return "";
         }
-        try (JsonParser parser = InferMessage.JSON.createParser((java.io.InputStream) new ByteBufInputStream(
-                body.getByteBuf()))) {
+        try (JsonParser parser = Json.parser(body.getByteBuf())) {
             if (parser.nextToken() == JsonToken.START_OBJECT) {
                 while (parser.nextToken() == JsonToken.FIELD_NAME) {
                     String field = parser.currentName();

@@ -34,7 +34,12 @@ public class ServedModels {
     private volatile Map<String, InferenceModel> models;
 
     /** Every model, by name. */
-    public synchronized Map<String, InferenceModel> all() {
+    public Map<String, InferenceModel> all() {
+        Map<String, InferenceModel> found = models;
+        return found != null ? found : find(); // every request asks: no lock once they are found
+    }
+
+    private synchronized Map<String, InferenceModel> find() {
         Map<String, InferenceModel> found = models;
         if (found == null) {
             found = new TreeMap<>();

@@ -32,7 +32,7 @@ class RemoteInferenceModelAttackTest {
             Thread.ofPlatform().daemon().start(() -> drip(server, closed));
             RemoteInferenceModel model = new RemoteInferenceModel("dripping", new RemoteInferenceModel.Settings(
                     "http://localhost:" + server.getLocalPort(), "m", null, Duration.ofMillis(500), Duration.ofSeconds(5),
-                    1, true), vertx, TensorAllocator.offHeap(), null);
+                    1, true, 1 << 20), vertx, TensorAllocator.offHeap(), null);
             try (Tensor x = Tensor.of(new float[] { 1 }, 1)) {
                 InferenceProtocolException late = assertThrows(InferenceProtocolException.class,
                         () -> model.run(Map.of("x", x)));
